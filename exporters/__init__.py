@@ -1,0 +1,1 @@
+"""Trained models -> a standard Triton model repository, verified for parity."""

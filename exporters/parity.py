@@ -1,0 +1,71 @@
+"""The one parity check every exporter runs: exported vs original on the same inputs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from exporters.errors import ExportError
+
+
+@dataclass(frozen=True)
+class ParityResult:
+    rows: int
+    max_abs_diff: float
+    tolerance: float
+    labels_identical: bool
+    label_agreement: float
+    inputs: str
+
+    @property
+    def passed(self) -> bool:
+        return self.max_abs_diff <= self.tolerance and self.labels_identical
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "passed": self.passed}
+
+
+def predicted_labels(scores: np.ndarray, multilabel: bool) -> np.ndarray:
+    """Argmax for one label per row; `>= 0.5` per column for multi-label models."""
+    scores = np.asarray(scores)
+    if multilabel:
+        return scores >= 0.5
+    return scores.argmax(axis=1) if scores.ndim == 2 else scores
+
+
+def compare(
+    reference: np.ndarray,
+    exported: np.ndarray,
+    tolerance: float,
+    inputs: str,
+    multilabel: bool = False,
+) -> ParityResult:
+    reference, exported = np.asarray(reference, np.float64), np.asarray(exported, np.float64)
+    if reference.shape != exported.shape:
+        raise ExportError(f"parity: exported output shape {exported.shape} != original {reference.shape}")
+    if not np.all(np.isfinite(exported)):
+        raise ExportError("parity: the exported model returned NaN or infinite values")
+    ref_labels = predicted_labels(reference, multilabel)
+    exp_labels = predicted_labels(exported, multilabel)
+    agree = ref_labels == exp_labels
+    agree_rows = agree.all(axis=1) if agree.ndim == 2 else agree
+    return ParityResult(
+        rows=int(reference.shape[0]),
+        max_abs_diff=float(np.max(np.abs(reference - exported))) if reference.size else 0.0,
+        tolerance=float(tolerance),
+        labels_identical=bool(agree_rows.all()),
+        label_agreement=float(agree_rows.mean()) if agree_rows.size else 1.0,
+        inputs=inputs,
+    )
+
+
+def require(result: ParityResult) -> ParityResult:
+    """Raise when parity failed, naming by how much."""
+    if not result.passed:
+        raise ExportError(
+            f"parity check failed on {result.rows} rows ({result.inputs}): max abs difference "
+            f"{result.max_abs_diff:.3g} (tolerance {result.tolerance:g}), labels identical: "
+            f"{result.labels_identical} ({result.label_agreement:.2%} agree); nothing was written"
+        )
+    return result

@@ -1,0 +1,1 @@
+"""revscoring feature lists and the offline data they need (stopwords, dictionaries)."""

@@ -1,0 +1,41 @@
+"""`lwt`: the one command line of liftwing-triton. Each package registers its subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from exporters import cli as export_cli
+from exporters.errors import ExportError
+from transformers_svc import cli_serve, logs
+from transformers_svc.triton.server import ServerError
+
+# Every error a user can cause maps to a one-line message and an exit code; no traceback.
+EXIT_CODES: dict[type[Exception], int] = {ExportError: 2, ServerError: 1}
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="lwt", description="Export, store, serve and benchmark Lift Wing models on Triton."
+    )
+    root.add_argument("--log-level", default="INFO", help="log level (default INFO)")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    export_cli.register(commands)
+    cli_serve.register(commands)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logs.configure(args.log_level)
+    try:
+        return int(args.handler(args) or 0)
+    except tuple(EXIT_CODES) as exc:
+        print(f"lwt: error: {exc}", file=sys.stderr)
+        return next(code for kind, code in EXIT_CODES.items() if isinstance(exc, kind))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

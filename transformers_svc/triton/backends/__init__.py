@@ -1,0 +1,1 @@
+"""Python-based stand-ins for Triton's native `onnxruntime` and `pytorch` backends."""
