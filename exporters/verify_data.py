@@ -4,6 +4,8 @@ Accepted: `.npy` (a float matrix of features), or a tab/comma separated file in 
 revscoring's layouts, told apart by the column count against the model's features:
 `features`, `features<TAB>label` (revscoring's training files) or
 `rev_id<TAB>features<TAB>label` (editquality's demo files). `.bz2`/`.gz` are read as is.
+A headerless file cannot name its columns, so a trailing label column is accepted only
+when it holds the model's own labels: a file for another model is refused, not misread.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def _value(text: str) -> float:
     return float(text)
 
 
-def read_verify_data(path: Path, n_features: int) -> np.ndarray:
+def read_verify_data(path: Path, n_features: int, labels: list[str] | None = None) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"{path}: no such verify-data file")
@@ -57,11 +59,18 @@ def read_verify_data(path: Path, n_features: int) -> np.ndarray:
                         f"(expected {n_features}, {n_features + 1} or {n_features + 2} columns)"
                     )
                 try:
-                    rows.append([_value(c) for c in cells[offset : offset + n_features]])
+                    values = [_value(c) for c in cells[offset : offset + n_features]]
                 except ValueError as exc:
                     if number == 1:
                         continue  # a header line
                     raise ExportError(f"{path}:{number}: not a number ({exc})") from exc
+                if len(cells) > n_features and labels is not None \
+                        and cells[-1].strip().lower() not in {l.lower() for l in labels}:
+                    raise ExportError(
+                        f"{path}:{number}: {len(cells)} columns, but the model has {n_features} features "
+                        f"and the last column {cells[-1].strip()!r} is not one of its labels {labels}"
+                    )
+                rows.append(values)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise ExportError(f"{path}: cannot read verify data ({exc})") from exc
     if not rows:

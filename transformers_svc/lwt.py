@@ -7,7 +7,7 @@ import sys
 
 from exporters import cli as export_cli
 from exporters.errors import ExportError
-from transformers_svc import cli_serve, logs
+from transformers_svc import cli_serve, demo, logs
 from transformers_svc.triton.server import ServerError
 
 # Every error a user can cause maps to a one-line message and an exit code; no traceback.
@@ -22,6 +22,7 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     export_cli.register(commands)
     cli_serve.register(commands)
+    demo.register(commands)
     return root
 
 

@@ -20,6 +20,7 @@ from exporters.tree.loading import LoadedModel
 INPUT = "input"
 OUTPUT = "probabilities"
 OPSET = 17
+ML_TOOLS_OPSET = 15  # the highest opset onnxmltools 1.16 converts to
 
 Converter = Callable[[Any, int, Any], onnx.ModelProto]
 CONVERTERS: dict[str, Converter] = {}
@@ -33,8 +34,12 @@ def register(kind: str) -> Callable[[Converter], Converter]:
     return wrap
 
 
-def _initial_types(n_features: int) -> list:
-    from skl2onnx.common.data_types import FloatTensorType
+def _initial_types(n_features: int, library: str = "skl2onnx") -> list:
+    """skl2onnx and onnxmltools each insist on their own FloatTensorType class."""
+    if library == "onnxmltools":
+        from onnxmltools.convert.common.data_types import FloatTensorType
+    else:
+        from skl2onnx.common.data_types import FloatTensorType
 
     return [(INPUT, FloatTensorType([None, n_features]))]
 
@@ -60,8 +65,11 @@ def _xgboost(estimator: Any, n_features: int, scaler: Any) -> onnx.ModelProto:
     from onnxmltools import convert_xgboost
 
     _no_scaler(scaler, "xgboost")
-    return convert_xgboost(getattr(estimator, "booster", estimator),
-                           initial_types=_initial_types(n_features), target_opset=OPSET)
+    # onnxmltools reads classes from the Booster's own config; XGBClassifier's sklearn
+    # wrapper of xgboost 3.x is not recognised by its shape calculators.
+    booster = estimator.get_booster() if hasattr(estimator, "get_booster") else getattr(estimator, "native", estimator)
+    return convert_xgboost(booster,
+                           initial_types=_initial_types(n_features, "onnxmltools"), target_opset=ML_TOOLS_OPSET)
 
 
 @register("lightgbm")
@@ -69,8 +77,8 @@ def _lightgbm(estimator: Any, n_features: int, scaler: Any) -> onnx.ModelProto:
     from onnxmltools import convert_lightgbm
 
     _no_scaler(scaler, "lightgbm")
-    return convert_lightgbm(getattr(estimator, "booster", estimator),
-                            initial_types=_initial_types(n_features), target_opset=OPSET, zipmap=False)
+    return convert_lightgbm(getattr(estimator, "native", estimator),
+                            initial_types=_initial_types(n_features, "onnxmltools"), target_opset=ML_TOOLS_OPSET, zipmap=False)
 
 
 def _no_scaler(scaler: Any, kind: str) -> None:
@@ -79,7 +87,7 @@ def _no_scaler(scaler: Any, kind: str) -> None:
 
 
 def family_of(estimator: Any) -> str:
-    module = type(getattr(estimator, "booster", estimator)).__module__
+    module = type(getattr(estimator, "native", estimator)).__module__
     for family in ("xgboost", "lightgbm"):
         if module.startswith(family):
             return family

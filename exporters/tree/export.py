@@ -55,7 +55,9 @@ def entry_config(model: LoadedModel, options: TreeExportOptions) -> EntryConfig:
 
 def _parity_inputs(model: LoadedModel, options: TreeExportOptions) -> tuple[np.ndarray, str]:
     if options.verify_data is not None:
-        return read_verify_data(options.verify_data, model.n_features), f"verify data {Path(options.verify_data).name}"
+        labels = [label_text(label) for label in model.labels]
+        X = read_verify_data(options.verify_data, model.n_features, None if model.multilabel else labels)
+        return X, f"verify data {Path(options.verify_data).name}"
     return sample_inputs(model), "rows sampled from the split thresholds"
 
 

@@ -9,7 +9,6 @@ run code when loaded: only export files you trust, as with revscoring and Lift W
 from __future__ import annotations
 
 import json
-import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,16 +64,16 @@ def canonical_feature_name(name: str) -> str:
 
 def label_text(label: Any) -> str:
     """Labels as ORES writes them: JSON for booleans and numbers (`true`), else the string."""
-    return label if isinstance(label, str) else json.dumps(label.item() if hasattr(label, "item") else label)
+    return str(label) if isinstance(label, str) else json.dumps(label.item() if hasattr(label, "item") else label)
 
 
 def _unpickle(path: Path) -> Any:
     try:
         return joblib.load(path)
-    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise ExportError(f"{path}: not a readable pickle/joblib model file ({type(exc).__name__}: {exc})") from exc
     except (ModuleNotFoundError, AttributeError) as exc:
         raise ExportError(f"{path}: the pickle needs code that is not installed ({exc})") from exc
+    except Exception as exc:  # a corrupt or truncated pickle fails in many ways (struct.error, EOFError, ...)
+        raise ExportError(f"{path}: not a readable pickle/joblib model file ({type(exc).__name__}: {exc})") from exc
 
 
 def _native_booster(path: Path) -> Any | None:
@@ -210,19 +209,19 @@ def _from_xgboost_booster(booster: Any) -> LoadedModel:
 
 
 class _NativeBooster:
-    """predict_proba over a native XGBoost/LightGBM Booster; `booster` is what converts."""
+    """predict_proba over a native XGBoost/LightGBM Booster; `native` is what converts."""
 
     def __init__(self, booster: Any, n_classes: int) -> None:
-        self.booster = booster
+        self.native = booster
         self.classes_ = np.arange(n_classes)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        if type(self.booster).__module__.startswith("xgboost"):
+        if type(self.native).__module__.startswith("xgboost"):
             import xgboost
 
-            p = self.booster.predict(xgboost.DMatrix(X))
+            p = self.native.predict(xgboost.DMatrix(X))
         else:
-            p = self.booster.predict(X)
+            p = self.native.predict(X)
         return p if p.ndim == 2 else np.column_stack([1 - p, p])
 
 

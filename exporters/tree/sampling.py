@@ -71,7 +71,7 @@ def _lightgbm_thresholds(booster: Any, found: dict[int, set[float]]) -> None:
 def split_thresholds(model: LoadedModel) -> dict[int, np.ndarray]:
     found: dict[int, set[float]] = defaultdict(set)
     for part in model.parts:
-        native = getattr(part, "booster", None) or (part.get_booster() if hasattr(part, "get_booster") else None)
+        native = getattr(part, "native", None) or (part.get_booster() if hasattr(part, "get_booster") else None)
         if native is None and hasattr(part, "booster_"):
             native = part.booster_
         module = type(native).__module__ if native is not None else ""
@@ -85,18 +85,39 @@ def split_thresholds(model: LoadedModel) -> dict[int, np.ndarray]:
 
 
 def candidates(thresholds: np.ndarray) -> np.ndarray:
-    if thresholds.size == 0:
-        return np.array([-10.0, -1.0, 0.0, 0.5, 1.0, 3.0, 10.0, 1000.0])
     mids = (thresholds[:-1] + thresholds[1:]) / 2
     span = max(1.0, float(thresholds[-1] - thresholds[0]))
     return np.concatenate([[thresholds[0] - span], mids, [thresholds[-1] + span]])
 
 
+def training_ranges(model: LoadedModel) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature (centre, spread) from what a non-tree model kept of its training data:
+    a StandardScaler's mean/scale, an SVC's support vectors; else (0, 1)."""
+    centre, spread = np.zeros(model.n_features), np.ones(model.n_features)
+    for part in model.parts:
+        steps = [s for _, s in getattr(part, "steps", [])] or [part]
+        for step in steps:
+            for inner in [step, *[getattr(c, "estimator", None) for c in getattr(step, "calibrated_classifiers_", [])]]:
+                if hasattr(inner, "mean_") and hasattr(inner, "scale_"):
+                    return np.asarray(inner.mean_, float), np.asarray(inner.scale_, float)
+                if hasattr(inner, "support_vectors_") and len(inner.support_vectors_):
+                    vectors = np.asarray(inner.support_vectors_, float)
+                    return vectors.mean(axis=0), np.maximum(vectors.std(axis=0), 1e-6)
+    return centre, spread
+
+
 def sample_inputs(model: LoadedModel, rows: int = 2000, seed: int = 0) -> np.ndarray:
-    """Rows drawn feature by feature from the split-threshold grid (float32, as served)."""
+    """Rows drawn feature by feature from the split-threshold grid, or from the training
+    statistics for features no split uses (float32, as served)."""
     rng = np.random.default_rng(seed)
     thresholds = split_thresholds(model)
-    columns = [rng.choice(candidates(thresholds.get(j, np.array([]))), size=rows) for j in range(model.n_features)]
+    centre, spread = training_ranges(model)
+    columns = []
+    for j in range(model.n_features):
+        if thresholds.get(j) is not None and thresholds[j].size:
+            columns.append(rng.choice(candidates(thresholds[j]), size=rows))
+        else:
+            columns.append(rng.normal(centre[j], 1.5 * spread[j], size=rows))
     X = np.column_stack(columns).astype(np.float32)
     if model.preprocess is not None:  # thresholds live in the scaled space: map back
         scaler = getattr(model.preprocess, "__self__", None)

@@ -1,0 +1,46 @@
+# Two commands for users: `make demo` and `make test`. Both set up a fresh machine first:
+# Debian packages (apt), a .venv at the repository root, and the Python packages.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Debian packages: the Python backend stub links Debian's libpython3.11; revscoring's
+# English features need enchant and the en_US dictionary.
+APT_PACKAGES := libpython3.11 libenchant-2-2 hunspell-en-us
+
+# revscoring pins numpy<1.25 (kserve needs >=1.26): installed without its pins, with the
+# light dependencies it imports. Seen working together with numpy 1.26 (README).
+REVSCORING := revscoring==2.11.13 editquality==0.5.1 yamlconf-wmf==0.2.10
+REVSCORING_DEPS := deltas mwapi mwparserfromhell mwtypes mwbase docopt mmh3 \
+	flashtext nltk more-itertools deep-merge hanziconv mysqltsv tabulate pytz requests pyenchant
+
+.PHONY: demo test setup apt clean
+
+demo: setup
+	$(BIN)/lwt demo
+
+test: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+setup: $(STAMP)
+
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "apt: installing $$missing"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml Makefile | apt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip 'setuptools<80' wheel
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps $(REVSCORING)
+	$(BIN)/pip install -q $(REVSCORING_DEPS)
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .cache
