@@ -37,7 +37,7 @@ apt:
 $(STAMP): pyproject.toml Makefile | apt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip 'setuptools<80' wheel
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,transformers]'
 	$(BIN)/pip install -q --no-deps $(REVSCORING)
 	$(BIN)/pip install -q $(REVSCORING_DEPS)
 	touch $(STAMP)

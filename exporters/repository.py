@@ -36,6 +36,10 @@ class Tensor:
     data_type: str  # e.g. "TYPE_FP32"
     dims: tuple[int, ...]
     label_filename: str = ""
+    # Lets the dynamic batcher put requests of different lengths in one batch. Our
+    # Python-based backends pad them to the longest; Triton's native backends would
+    # need a model built for ragged input, so exporters leave it off by default.
+    allow_ragged_batch: bool = False
 
 
 @dataclass
@@ -61,6 +65,8 @@ class EntryConfig:
                 entry.dims.extend(tensor.dims)
                 if tensor.label_filename:
                     entry.label_filename = tensor.label_filename
+                if tensor.allow_ragged_batch:
+                    entry.allow_ragged_batch = True
         kind = mc.ModelInstanceGroup.KIND_GPU if self.gpu else mc.ModelInstanceGroup.KIND_CPU
         config.instance_group.add(count=self.instance_count, kind=kind)
         if self.max_batch_size > 0:
