@@ -7,8 +7,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # Debian packages: the Python backend stub links Debian's libpython3.11; revscoring's
-# English features need enchant and the en_US dictionary.
-APT_PACKAGES := libpython3.11 libenchant-2-2 hunspell-en-us
+# English features need enchant and the en_US dictionary; the model store is a real
+# OpenStack Swift (with memcached for tempauth).
+APT_PACKAGES := libpython3.11 libenchant-2-2 hunspell-en-us \
+	swift swift-proxy swift-account swift-container swift-object memcached
 
 # revscoring pins numpy<1.25 (kserve needs >=1.26): installed without its pins, with the
 # light dependencies it imports. Seen working together with numpy 1.26 (README).

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import tempfile
 import threading
 from pathlib import Path
 
@@ -15,7 +17,11 @@ log = logging.getLogger("lwt.serve")
 
 def register(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser("serve", help="serve a model repository with the real Triton on 127.0.0.1")
-    serve.add_argument("--repository", required=True, help="model repository folder")
+    serve.add_argument("--repository", required=True,
+                       help="model repository folder, or s3://BUCKET/PREFIX to pull (sha512-verified) first")
+    serve.add_argument("--endpoint-url", help="S3 endpoint for an s3:// repository (default: $AWS_ENDPOINT_URL)")
+    serve.add_argument("--direct-s3", action="store_true",
+                       help="let Triton read the s3:// repository itself (no sha512 verification)")
     serve.add_argument("--http-port", type=int, default=8000, help="KServe v2 HTTP port (default 8000)")
     serve.add_argument("--grpc-port", type=int, default=8001, help="KServe v2 gRPC port (default 8001)")
     serve.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics port (default 8002)")
@@ -43,9 +49,34 @@ def wait_for_signal(alive: "callable") -> str:
     return reason["why"]
 
 
+def local_repository(repository: str, workdir: Path, endpoint_url: str | None, direct: bool = False) -> Path | str:
+    """A folder as is; an s3:// URL is pulled and verified into `workdir` first, or with
+    `direct` rewritten for Triton's own S3 loader (`s3://http://host:port/bucket/prefix`)."""
+    if not repository.startswith("s3://"):
+        return Path(repository)
+    if direct:
+        from exporters.errors import StoreError
+        from exporters.store.s3 import reachable
+
+        endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL", "")
+        if not endpoint:
+            raise StoreError("--direct-s3 needs --endpoint-url or AWS_ENDPOINT_URL")
+        if not reachable(endpoint):  # Triton would retry an absent endpoint for minutes
+            raise StoreError(f"cannot reach the S3 endpoint {endpoint}")
+        return f"s3://{endpoint.rstrip('/')}/{repository[5:]}"
+    from exporters.store.cli import pull_or_fail
+
+    target = workdir / "repository"
+    pulled = pull_or_fail(repository, target, endpoint_url, None, progress=False)
+    log.info("repository pulled", extra={"source": repository, "models": [p["model"] for p in pulled]})
+    return target
+
+
 def run(args: argparse.Namespace) -> int:
     ports = Ports(args.http_port, args.grpc_port, args.metrics_port)
-    server = TritonServer(Path(args.repository), ports, workdir=args.workdir)
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="lwt-serve-"))
+    repository = local_repository(args.repository, workdir, args.endpoint_url, args.direct_s3)
+    server = TritonServer(repository, ports, workdir=workdir)
     server.start()
     log.info("triton ready", extra={"http": server.http_url, "grpc": server.grpc_url,
                                     "metrics": f"127.0.0.1:{ports.metrics}", "log_file": str(server.log_path)})

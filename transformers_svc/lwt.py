@@ -6,12 +6,13 @@ import argparse
 import sys
 
 from exporters import cli as export_cli
-from exporters.errors import ExportError
+from exporters.errors import ExportError, StoreError
+from exporters.store import cli as store_cli
 from transformers_svc import cli_serve, demo, logs
 from transformers_svc.triton.server import ServerError
 
 # Every error a user can cause maps to a one-line message and an exit code; no traceback.
-EXIT_CODES: dict[type[Exception], int] = {ExportError: 2, ServerError: 1}
+EXIT_CODES: dict[type[Exception], int] = {ExportError: 2, ServerError: 1, StoreError: 1}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -21,6 +22,7 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--log-level", default="INFO", help="log level (default INFO)")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     export_cli.register(commands)
+    store_cli.register(commands)
     cli_serve.register(commands)
     demo.register(commands)
     return root

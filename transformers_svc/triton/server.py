@@ -114,13 +114,14 @@ class TritonServer:
 
     def __init__(
         self,
-        repository: Path,
+        repository: Path | str,
         ports: Ports = Ports(),
         workdir: Path | None = None,
         model_control_mode: str = "none",
         extra_args: tuple[str, ...] = (),
     ) -> None:
-        self.repository = Path(repository).resolve()
+        # `s3://http://host:port/bucket/prefix` is handed to Triton's own S3 loader as is.
+        self.repository = str(repository) if str(repository).startswith("s3://") else Path(repository).resolve()
         self.ports = ports
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="lwt-triton-"))
         self.model_control_mode = model_control_mode
@@ -157,7 +158,8 @@ class TritonServer:
         ]
 
     def start(self, timeout: float = 180.0) -> "TritonServer":
-        check_repository(self.repository)
+        if isinstance(self.repository, Path):
+            check_repository(self.repository)
         for label, port in (("http", self.ports.http), ("grpc", self.ports.grpc), ("metrics", self.ports.metrics)):
             if port_in_use(port):
                 raise ServerError(f"{label} port {port} on 127.0.0.1 is already in use")
