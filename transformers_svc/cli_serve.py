@@ -26,6 +26,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--grpc-port", type=int, default=8001, help="KServe v2 gRPC port (default 8001)")
     serve.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics port (default 8002)")
     serve.add_argument("--workdir", type=Path, help="where the log and backends go (default: a temp folder)")
+    serve.add_argument("--services", nargs="?", const="all", metavar="NAMES",
+                       help="also start the KServe transformer services (all, or comma-separated model names)")
+    serve.add_argument("--services-port", type=int, default=8080, help="services HTTP port (default 8080)")
+    serve.add_argument("--mediawiki-url", help="one MediaWiki Action API URL for every wiki "
+                                               "(default: derived per wiki, e.g. enwiki -> en.wikipedia.org)")
+    serve.add_argument("--predictor-protocol", default="v2", choices=["v2", "grpc-v2"],
+                       help="how the services call Triton: v2 REST or gRPC (default v2)")
     serve.set_defaults(handler=run)
 
 
@@ -72,6 +79,19 @@ def local_repository(repository: str, workdir: Path, endpoint_url: str | None, d
     return target
 
 
+def start_services(args: argparse.Namespace, repository: Path | str, server: TritonServer, workdir: Path):
+    from transformers_svc.services_process import ServicesProcess
+
+    if not isinstance(repository, Path):
+        from exporters.errors import StoreError
+
+        raise StoreError("--services needs a local (or pulled) repository, not --direct-s3")
+    host = server.grpc_url if args.predictor_protocol == "grpc-v2" else server.http_url
+    models = None if args.services == "all" else [m.strip() for m in args.services.split(",")]
+    return ServicesProcess(repository, args.services_port, host, args.mediawiki_url, models,
+                           args.predictor_protocol, workdir / "services.log").start()
+
+
 def run(args: argparse.Namespace) -> int:
     ports = Ports(args.http_port, args.grpc_port, args.metrics_port)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="lwt-serve-"))
@@ -80,11 +100,19 @@ def run(args: argparse.Namespace) -> int:
     server.start()
     log.info("triton ready", extra={"http": server.http_url, "grpc": server.grpc_url,
                                     "metrics": f"127.0.0.1:{ports.metrics}", "log_file": str(server.log_path)})
-    print(f"Triton ready: HTTP {server.http_url}, gRPC {server.grpc_url}, metrics 127.0.0.1:{ports.metrics}; "
-          f"log {server.log_path}; Ctrl-C stops", flush=True)
+    services = None
     try:
-        why = wait_for_signal(lambda: server.process is not None and server.process.poll() is None)
+        if args.services:
+            services = start_services(args, repository, server, workdir)
+        print(f"Triton ready: HTTP {server.http_url}, gRPC {server.grpc_url}, metrics 127.0.0.1:{ports.metrics}; "
+              f"log {server.log_path}; Ctrl-C stops", flush=True)
+        if services is not None:
+            print(f"Services ready: {services.url}/v1/models/<name>:predict (log {services.log_path})", flush=True)
+        why = wait_for_signal(lambda: server.process is not None and server.process.poll() is None
+                              and (services is None or services.alive()))
     finally:
+        if services is not None:
+            services.stop()
         server.stop()
     log.info("stopped", extra={"reason": why})
     return 0 if why in ("SIGINT", "SIGTERM") else 1

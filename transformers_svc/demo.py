@@ -16,9 +16,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import tritonclient.http as httpclient
 
-from exporters.shipped import TESTING, export_shipped
 from transformers_svc.cli_serve import wait_for_signal
 from transformers_svc.triton.server import Ports, TritonServer
 

@@ -8,11 +8,16 @@ import sys
 from exporters import cli as export_cli
 from exporters.errors import ExportError, StoreError
 from exporters.store import cli as store_cli
-from transformers_svc import cli_serve, demo, logs
+from transformers_svc import cli_serve, demo, logs, model_server
+from transformers_svc.errors import FeatureMismatch
+from transformers_svc.mediawiki import cli as wiki_cli
+from transformers_svc.mediawiki.local_wiki import WikiError
 from transformers_svc.triton.server import ServerError
 
 # Every error a user can cause maps to a one-line message and an exit code; no traceback.
-EXIT_CODES: dict[type[Exception], int] = {ExportError: 2, ServerError: 1, StoreError: 1}
+EXIT_CODES: dict[type[Exception], int] = {
+    ExportError: 2, ServerError: 1, StoreError: 1, WikiError: 1, FeatureMismatch: 1,
+}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -24,6 +29,8 @@ def parser() -> argparse.ArgumentParser:
     export_cli.register(commands)
     store_cli.register(commands)
     cli_serve.register(commands)
+    model_server.register(commands)
+    wiki_cli.register(commands)
     demo.register(commands)
     return root
 

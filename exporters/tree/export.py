@@ -11,7 +11,8 @@ from tqdm import tqdm
 
 from exporters import parity
 from exporters.model_card import exporter_info, library_versions, write_card
-from exporters.repository import LABELS, EntryConfig, Tensor, publish_model_files, staged_version
+from exporters.repository import LABELS, publish_model_files, staged_version
+from exporters.triton_config import EntryConfig, Tensor, render_config
 from exporters.tree.convert import INPUT, OUTPUT, run_onnx, to_onnx
 from exporters.tree.loading import LoadedModel, label_text, load_model
 from exporters.tree.sampling import sample_inputs
@@ -107,7 +108,8 @@ def export_tree(model_file: Path, options: TreeExportOptions) -> dict[str, Any]:
         steps.update()
         (folder / "model.onnx").write_bytes(onnx_bytes)
         write_card(folder, model_card(model, options, result))
-    publish_model_files(repository, entry_config(model, options), [label_text(label) for label in model.labels])
+    publish_model_files(repository, options.name, render_config(entry_config(model, options)),
+                        [label_text(label) for label in model.labels])
     steps.update()
     steps.close()
     return {

@@ -11,7 +11,8 @@ import pytest
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from exporters.repository import EntryConfig, Tensor, publish_model_files, staged_version
+from exporters.repository import publish_model_files, staged_version
+from exporters.triton_config import EntryConfig, Tensor, render_config
 from transformers_svc.triton.server import Ports, TritonServer, free_port
 
 torch = pytest.importorskip("torch")
@@ -39,9 +40,9 @@ def _torchscript_entry(repo: Path, name: str, module: torch.nn.Module, example: 
     traced = torch.jit.script(module) if isinstance(module, Guarded) else torch.jit.trace(module, example)
     with staged_version(repo, name, 1) as (folder, _):
         traced.save(str(folder / "model.pt"))
-    publish_model_files(repo, EntryConfig(name=name, backend="pytorch", inputs=inputs, outputs=outputs,
-                                          max_batch_size=32, max_queue_delay_microseconds=20000,
-                                          parameters={"INTRA_OP_THREAD_COUNT": "1"}), None)
+    entry = EntryConfig(name=name, backend="pytorch", inputs=inputs, outputs=outputs, max_batch_size=32,
+                        max_queue_delay_microseconds=20000, parameters={"INTRA_OP_THREAD_COUNT": "1"})
+    publish_model_files(repo, name, render_config(entry), None)
 
 
 @pytest.fixture(scope="module")

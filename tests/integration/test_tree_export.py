@@ -13,7 +13,8 @@ import tritonclient.http as httpclient
 import yaml
 
 from exporters.errors import ExportError
-from exporters.repository import read_config, sha512_file, verify_version
+from exporters.repository import sha512_file, verify_version
+from exporters.triton_config import read_config
 from exporters.shipped import TESTING, export_shipped
 from exporters.tree import export as tree_export
 from exporters.tree.convert import to_onnx

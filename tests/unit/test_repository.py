@@ -7,8 +7,8 @@ import subprocess
 import pytest
 
 from exporters.errors import ExportError
-from exporters.repository import (EntryConfig, Tensor, parse_sha512sums, read_config, render_config,
-                                  staged_version, verify_version)
+from exporters.repository import parse_sha512sums, staged_version, verify_version
+from exporters.triton_config import EntryConfig, Tensor, read_config, render_config
 
 
 def _entry(**kw) -> EntryConfig:

@@ -1,0 +1,59 @@
+"""`lwt wiki up|down`: a real local MediaWiki in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import time
+from pathlib import Path
+
+from transformers_svc.mediawiki.local_wiki import FIXTURE, LocalWiki, WikiError
+
+PIDFILE = "wiki.pid"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    wiki = commands.add_parser("wiki", help="a real local MediaWiki (Debian's 1.39, SQLite) on 127.0.0.1")
+    actions = wiki.add_subparsers(dest="action", required=True, metavar="{up,down}")
+    up = actions.add_parser("up", help="install, import the dump and serve api.php until Ctrl-C")
+    up.add_argument("--dir", required=True, type=Path, help="an empty folder for the wiki")
+    up.add_argument("--port", type=int, default=18080, help="port (default 18080)")
+    up.add_argument("--dump", type=Path, default=FIXTURE, help="XML dump to import (default: the shipped fixture)")
+    up.set_defaults(handler=_up)
+    down = actions.add_parser("down", help="stop the wiki started by `lwt wiki up --dir DIR`")
+    down.add_argument("--dir", required=True, type=Path)
+    down.set_defaults(handler=_down)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from transformers_svc.cli_serve import wait_for_signal
+
+    wiki = LocalWiki(args.dir, args.port, args.dump).start()
+    (wiki.folder / PIDFILE).write_text(str(os.getpid()))
+    try:
+        print(f"MediaWiki API ready: {wiki.api_url}", flush=True)
+        print(f"# revision ids by role: {wiki.folder / 'revisions.json'}; Ctrl-C or `lwt wiki down --dir {args.dir}` stops it",
+              flush=True)
+        wait_for_signal(lambda: wiki.process is not None and wiki.process.poll() is None)
+    finally:
+        wiki.stop()
+        (wiki.folder / PIDFILE).unlink(missing_ok=True)
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    pidfile = args.dir.resolve() / PIDFILE
+    if not pidfile.is_file():
+        raise WikiError(f"no wiki running from {args.dir} (no {PIDFILE})")
+    try:
+        os.kill(int(pidfile.read_text()), signal.SIGTERM)
+    except ProcessLookupError:
+        pidfile.unlink(missing_ok=True)
+        raise WikiError("the wiki process is gone") from None
+    for _ in range(100):
+        if not pidfile.exists():
+            print("wiki stopped")
+            return 0
+        time.sleep(0.1)
+    raise WikiError("the wiki did not stop within 10 s")

@@ -1,0 +1,1 @@
+"""revscoring models behind Triton: MediaWiki data -> revscoring features -> Triton -> ORES format."""
