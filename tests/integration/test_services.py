@@ -1,0 +1,313 @@
+"""The revscoring transformer service end to end: real MediaWiki, real Triton, KServe."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from exporters.shipped import train_enwiki_reverted
+from transformers_svc.features.enwiki import REVERTED
+from transformers_svc.mediawiki.local_wiki import LocalWiki
+from transformers_svc.services_process import ServicesProcess
+from transformers_svc.triton.server import Ports, ServerError, TritonServer, free_port
+
+SHIPPED = Path(__file__).resolve().parents[2] / "model_repository"
+MODEL = "enwiki-reverted"
+
+
+@pytest.fixture(scope="session")
+def wiki(tmp_path_factory):
+    with LocalWiki(tmp_path_factory.mktemp("wiki") / "w", free_port()) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def revs(wiki) -> dict[str, int]:
+    return json.loads((wiki.folder / "revisions.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def shipped_repo(tmp_path_factory) -> Path:
+    repo = tmp_path_factory.mktemp("svc-repo") / "repository"
+    shutil.copytree(SHIPPED, repo)
+    return repo
+
+
+@pytest.fixture(scope="session")
+def stack(shipped_repo, wiki, tmp_path_factory):
+    triton = TritonServer(shipped_repo, Ports(free_port(), free_port(), free_port()),
+                          workdir=tmp_path_factory.mktemp("svc-triton")).start()
+    services = ServicesProcess(shipped_repo, free_port(), triton.http_url, wiki.api_url,
+                               log_path=tmp_path_factory.mktemp("svc") / "services.log").start()
+    yield triton, services
+    services.stop()
+    triton.stop()
+
+
+def call(url: str, body: object, model: str = MODEL, raw: bytes | None = None) -> tuple[int, dict]:
+    data = raw if raw is not None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{url}/v1/models/{model}:predict", data=data, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def p_true(answer: dict, rev_id: int) -> float:
+    return answer["enwiki"]["scores"][str(rev_id)]["reverted"]["score"]["probability"]["true"]
+
+
+@pytest.fixture(scope="session")
+def revscoring_model(tmp_path_factory):
+    """revscoring's own model object, trained exactly as the shipped export was."""
+    from revscoring import Model
+
+    path = train_enwiki_reverted(tmp_path_factory.mktemp("rs") / "enwiki.reverted.model")
+    with open(path, "rb") as handle:
+        return Model.load(handle)
+
+
+@pytest.fixture(scope="session")
+def reference_extractor(wiki):
+    import mwapi
+    from revscoring.extractors.api import Extractor
+
+    return Extractor(mwapi.Session(wiki.api_url.rsplit("/", 1)[0], user_agent="liftwing-triton tests",
+                                   api_path="/api.php"))
+
+
+def test_vandalism_scores_higher_than_good_edits(stack, revs):
+    _, services = stack
+    scores = {role: p_true(call(services.url, {"rev_id": revs[role]})[1], revs[role])
+              for role in ("good_edit", "bot_fix", "vandalism_badwords", "vandalism_informal", "vandalism_blanking")}
+    for vandalism in ("vandalism_badwords", "vandalism_informal", "vandalism_blanking"):
+        for good in ("good_edit", "bot_fix"):
+            assert scores[vandalism] > scores[good], scores
+    status, answer = call(services.url, {"rev_id": revs["vandalism_badwords"]})
+    assert status == 200
+    assert answer["enwiki"]["models"] == {"reverted": {"version": "0.1.0"}}
+    score = answer["enwiki"]["scores"][str(revs["vandalism_badwords"])]["reverted"]["score"]
+    assert score["prediction"] is True and set(score["probability"]) == {"true", "false"}
+
+
+SCORABLE = ["created", "good_edit", "vandalism_badwords", "revert", "vandalism_keymash", "vandalism_blanking",
+            "bot_fix", "created_by_ip", "vandalism_informal", "page_creation_new_user"]
+
+
+def test_probability_equals_revscoring_own_score(stack, revs, revscoring_model, reference_extractor):
+    _, services = stack
+    for role in SCORABLE:
+        values = list(reference_extractor.extract(revs[role], revscoring_model.features))
+        expected = revscoring_model.score(values)["probability"][True]
+        assert abs(p_true(call(services.url, {"rev_id": revs[role]})[1], revs[role]) - expected) <= 1e-5, role
+
+
+def test_extended_output_equals_revscoring_api_extractor(stack, revs, reference_extractor):
+    _, services = stack
+    card = yaml.safe_load((SHIPPED / MODEL / "1" / "model.yaml").read_text())
+    for role in SCORABLE:
+        status, answer = call(services.url, {"rev_id": revs[role], "extended_output": True})
+        assert status == 200
+        features = answer["enwiki"]["scores"][str(revs[role])]["reverted"]["features"]
+        assert list(features) == card["features"]
+        expected = list(reference_extractor.extract(revs[role], REVERTED))
+        assert list(features.values()) == pytest.approx(expected, abs=1e-9), role
+
+
+def test_rev_ids_batch_equals_single_calls(stack, revs):
+    _, services = stack
+    ids = [revs[r] for r in SCORABLE]
+    status, batch = call(services.url, {"rev_ids": ids})
+    assert status == 200
+    for rev_id in ids:
+        single = call(services.url, {"rev_id": rev_id})[1]
+        assert batch["enwiki"]["scores"][str(rev_id)] == single["enwiki"]["scores"][str(rev_id)]
+
+
+def test_a_batch_is_one_triton_call(stack, revs):
+    triton, services = stack
+    before = _executions(triton)
+    call(services.url, {"rev_ids": [revs[r] for r in SCORABLE]})
+    assert _executions(triton) - before == 1
+
+
+def _executions(triton: TritonServer) -> int:
+    with urllib.request.urlopen(f"http://{triton.http_url}/v2/models/{MODEL}/stats") as answer:
+        return int(json.load(answer)["model_stats"][0]["execution_count"])
+
+
+def test_a_batch_reports_bad_revisions_in_place(stack, revs):
+    _, services = stack
+    status, answer = call(services.url, {"rev_ids": [revs["good_edit"], 987654, revs["hidden_text"]]})
+    assert status == 200
+    scores = answer["enwiki"]["scores"]
+    assert "score" in scores[str(revs["good_edit"])]["reverted"]
+    assert scores["987654"]["reverted"]["error"]["type"] == "RevisionNotFound"
+    assert scores[str(revs["hidden_text"])]["reverted"]["error"]["type"] == "TextDeleted"
+
+
+@pytest.mark.parametrize(
+    ("body", "raw", "status", "needle"),
+    [
+        (None, b"{not json", 400, ""),
+        ({"rev_id": "12"}, None, 400, "positive integer"),
+        ({"rev_id": 1.5}, None, 400, "positive integer"),
+        ({"rev_id": True}, None, 400, "positive integer"),
+        ({"rev_ids": list(range(1, 52))}, None, 400, "at most 50"),
+        ({"revision": 3}, None, 400, "rev_id"),
+    ],
+)
+def test_bad_requests_get_400_without_traceback(stack, body, raw, status, needle):
+    _, services = stack
+    code, answer = call(services.url, body, raw=raw)
+    assert code == status
+    assert needle in json.dumps(answer) and "Traceback" not in json.dumps(answer)
+
+
+def test_missing_and_hidden_revisions_are_named_in_the_ores_place(stack, revs):
+    _, services = stack
+    code, answer = call(services.url, {"rev_id": 987654})
+    assert code == 404
+    assert answer["enwiki"]["scores"]["987654"]["reverted"]["error"]["type"] == "RevisionNotFound"
+    code, answer = call(services.url, {"rev_id": revs["hidden_text"]})
+    assert code == 410
+    error = answer["enwiki"]["scores"][str(revs["hidden_text"])]["reverted"]["error"]
+    assert error["type"] == "TextDeleted" and str(revs["hidden_text"]) in error["message"]
+
+
+def test_unknown_model_is_404(stack):
+    _, services = stack
+    assert call(services.url, {"rev_id": 3}, model="no-such-model")[0] == 404
+
+
+def test_logs_and_metrics_per_stage(stack, revs):
+    _, services = stack
+    call(services.url, {"rev_id": revs["good_edit"]})
+    lines = [json.loads(l) for l in services.log_path.read_text().splitlines() if l.startswith("{")]
+    scored = [l for l in lines if l.get("message") == "scored" and revs["good_edit"] in l.get("rev_ids", [])]
+    assert scored and {"fetch_ms", "features_ms", "predict_ms"} <= set(scored[-1])
+    with urllib.request.urlopen(f"{services.url}/metrics") as answer:
+        metrics = answer.read().decode()
+    for stage in ("fetch", "features", "predict"):
+        assert f'lwt_stage_seconds_count{{model="{MODEL}",stage="{stage}"}}' in metrics
+
+
+def test_grpc_to_triton_gives_the_same_answer(stack, shipped_repo, wiki, revs, tmp_path):
+    triton, services = stack
+    with ServicesProcess(shipped_repo, free_port(), triton.grpc_url, wiki.api_url, protocol="grpc-v2",
+                         log_path=tmp_path / "grpc.log") as grpc_services:
+        ids = [revs[r] for r in SCORABLE]
+        assert call(grpc_services.url, {"rev_ids": ids}) == call(services.url, {"rev_ids": ids})
+
+
+class _Silent:
+    """A loopback socket that accepts connections and never answers: a wiki too slow."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.held.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_wiki_stopped_mid_test_or_too_slow_is_a_bounded_5xx(shipped_repo, stack, tmp_path):
+    triton, _ = stack
+    own = LocalWiki(tmp_path / "w2", free_port()).start()
+    revs2 = json.loads((own.folder / "revisions.json").read_text())
+    with ServicesProcess(shipped_repo, free_port(), triton.http_url, own.api_url, log_path=tmp_path / "a.log",
+                         mediawiki_timeout=3) as services:
+        assert call(services.url, {"rev_id": revs2["good_edit"]})[0] == 200
+        own.stop()
+        started = time.monotonic()
+        code, answer = call(services.url, {"rev_id": revs2["good_edit"]})
+        assert code in (502, 503) and answer["error"]["type"] == "MediaWikiUnavailable"
+        assert time.monotonic() - started < 10
+    silent = _Silent()
+    try:
+        with ServicesProcess(shipped_repo, free_port(), triton.http_url, f"http://127.0.0.1:{silent.port}/api.php",
+                             log_path=tmp_path / "b.log", mediawiki_timeout=2) as services:
+            started = time.monotonic()
+            code, answer = call(services.url, {"rev_id": 3})
+            assert code == 504 and answer["error"]["type"] == "MediaWikiTimeout"
+            assert time.monotonic() - started < 10
+    finally:
+        silent.close()
+
+
+def test_a_stopped_triton_is_503(shipped_repo, wiki, revs, tmp_path):
+    triton = TritonServer(shipped_repo, Ports(free_port(), free_port(), free_port()), workdir=tmp_path / "t").start()
+    with ServicesProcess(shipped_repo, free_port(), triton.http_url, wiki.api_url, log_path=tmp_path / "s.log") as services:
+        assert call(services.url, {"rev_id": revs["good_edit"]})[0] == 200
+        triton.stop()
+        code, answer = call(services.url, {"rev_id": revs["good_edit"]})
+        assert code == 503 and answer["error"]["type"] == "PredictorUnavailable"
+        assert "Traceback" not in json.dumps(answer)
+
+
+def test_services_refuse_to_start_when_features_differ(shipped_repo, wiki, tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(shipped_repo, repo)
+    card_path = repo / MODEL / "1" / "model.yaml"
+    card = yaml.safe_load(card_path.read_text())
+    card["features"][0], card["features"][1] = card["features"][1], card["features"][0]
+    card_path.write_text(yaml.safe_dump(card, sort_keys=False))
+    with pytest.raises(ServerError, match="differ from the model card"):
+        ServicesProcess(repo, free_port(), "127.0.0.1:1", wiki.api_url, log_path=tmp_path / "x.log").start()
+
+
+def test_serve_with_services_and_wiki_cli(lwt, shipped_repo, tmp_path):
+    wiki_port = free_port()
+    wiki_process = subprocess.Popen([*lwt, "--log-level", "WARNING", "wiki", "up", "--dir", str(tmp_path / "w"),
+                                     "--port", str(wiki_port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wiki_process.stdout.readline().strip() == f"MediaWiki API ready: http://127.0.0.1:{wiki_port}/api.php"
+    ports = [str(free_port()) for _ in range(4)]
+    serve = subprocess.Popen([*lwt, "--log-level", "WARNING", "serve", "--repository", str(shipped_repo),
+                              "--http-port", ports[0], "--grpc-port", ports[1], "--metrics-port", ports[2],
+                              "--services", "--services-port", ports[3], "--workdir", str(tmp_path / "s"),
+                              "--mediawiki-url", f"http://127.0.0.1:{wiki_port}/api.php"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "Triton ready" in serve.stdout.readline()
+        assert "Services ready" in serve.stdout.readline()
+        revs = json.loads((tmp_path / "w" / "revisions.json").read_text())
+        code, answer = call(f"http://127.0.0.1:{ports[3]}", {"rev_id": revs["vandalism_badwords"]})
+        assert code == 200 and p_true(answer, revs["vandalism_badwords"]) > 0.5
+    finally:
+        serve.send_signal(2)
+        assert serve.wait(timeout=60) == 0
+        down = subprocess.run([*lwt, "wiki", "down", "--dir", str(tmp_path / "w")], capture_output=True, text=True)
+        assert down.returncode == 0
+        assert wiki_process.wait(timeout=30) == 0
+    assert np.all([not _listening(int(p)) for p in ports + [str(wiki_port)]])
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
