@@ -38,6 +38,20 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_entry_options(tree)
     tree.set_defaults(handler=_export_tree)
 
+    transformer = kinds.add_parser("transformer", help="Hugging Face model directory -> ONNX or TorchScript")
+    transformer.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="a save_pretrained() folder")
+    transformer.add_argument("--task", required=True,
+                             choices=["sequence-classification", "feature-extraction", "sentence-embedding"])
+    transformer.add_argument("--format", default="onnx", choices=["onnx", "torchscript"])
+    transformer.add_argument("--quantize", choices=["int8"], help="dynamic int8 quantisation (ONNX)")
+    transformer.add_argument("--opset", type=_positive, default=18, help="ONNX opset (default 18)")
+    transformer.add_argument("--max-sequence-length", type=_positive, default=512)
+    transformer.add_argument("--max-int8-delta", type=float, help="fail when int8 changes outputs by more")
+    transformer.add_argument("--ragged-batch", action="store_true",
+                             help="allow_ragged_batch on the inputs (our Python backends pad; native ones need equal shapes)")
+    add_entry_options(transformer)
+    transformer.set_defaults(handler=_export_transformer, max_batch_size=32)
+
     shipped = kinds.add_parser("shipped", help="train and export the models this project ships")
     shipped.add_argument("--repository", required=True, type=Path)
     shipped.add_argument("--force", action="store_true", help="replace existing versions")
@@ -65,6 +79,20 @@ def _export_tree(args: argparse.Namespace) -> int:
         force=args.force, progress=not args.no_progress and sys.stderr.isatty(),
     )
     _print(export_tree(args.model_file, options), args.json)
+    return 0
+
+
+def _export_transformer(args: argparse.Namespace) -> int:
+    from exporters.transformer.export import TransformerExportOptions, export_transformer
+
+    options = TransformerExportOptions(
+        name=args.name, repository=args.repository, task=args.task, format=args.format, quantize=args.quantize,
+        opset=args.opset, max_batch_size=args.max_batch_size, max_sequence_length=args.max_sequence_length,
+        instance_count=args.instance_count, gpu=args.gpu, version=args.version, force=args.force,
+        max_int8_delta=args.max_int8_delta, ragged_batch=args.ragged_batch,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    _print(export_transformer(args.model_dir, options), args.json)
     return 0
 
 

@@ -96,6 +96,7 @@ def _atomic_write(path: Path, text: str) -> None:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; a server in another account must read it
     os.replace(tmp, path)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from exporters import cli as export_cli
@@ -45,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         return next(code for kind, code in EXIT_CODES.items() if isinstance(exc, kind))
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug, not a user error: one line, the traceback only in DEBUG logs
+        logging.getLogger("lwt").debug("unexpected error", exc_info=exc)
+        print(f"lwt: error: unexpected {type(exc).__name__}: {exc} (--log-level DEBUG shows the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -56,8 +56,13 @@ def build_services(repository: Path, mediawiki_url: str | None, only: list[str] 
     from transformers_svc.mediawiki.client import MediaWikiClient, api_url_for
     from transformers_svc.revscoring_svc.service import RevscoringService
 
-    services: list[kserve.Model] = []
+    services: list[Any] = []
     clients: dict[str, MediaWikiClient] = {}
+
+    def client_for(wiki: str) -> MediaWikiClient:
+        url = api_url_for(wiki, mediawiki_url)
+        return clients.setdefault(url, MediaWikiClient(url, timeout=timeout, retries=retries))
+
     for model_dir in sorted(p for p in repository.iterdir() if (p / "config.pbtxt").is_file()):
         name = model_dir.name
         version = latest_version(model_dir)
@@ -65,15 +70,15 @@ def build_services(repository: Path, mediawiki_url: str | None, only: list[str] 
             continue
         card = read_card(version)
         wiki = wiki_of(name, card)
-        url = api_url_for(wiki, mediawiki_url)
-        client = clients.setdefault(url, MediaWikiClient(url, timeout=timeout, retries=retries))
         labels = (model_dir / LABELS).read_text().splitlines() if (model_dir / LABELS).is_file() else card.get("labels", [])
         if card.get("source", {}).get("kind") == "revscoring":
-            services.append(RevscoringService(name, card, features_for(name, card["features"]), labels, client, wiki))
+            services.append(RevscoringService(name, card, features_for(name, card["features"]), labels,
+                                              client_for(wiki), wiki))
         elif card.get("task") == "sequence-classification" and card.get("tokenizer"):
             from transformers_svc.text_svc.service import TextClassificationService
 
-            services.append(TextClassificationService(name, card, version / "tokenizer", labels, client, wiki))
+            text_wiki = card.get("wiki_db") or "enwiki"
+            services.append(TextClassificationService(name, card, version / "tokenizer", labels, client_for, text_wiki))
     missing = sorted(set(only or []) - {s.name for s in services})
     if missing:
         raise FeatureMismatch(f"no service can be built for {', '.join(missing)}")

@@ -18,10 +18,10 @@ class TritonPythonModel(BatchedModel):
 
     def load(self, path: str, parameters: dict[str, str], gpu: bool, device_id: int) -> None:
         intra = parameters.get("INTRA_OP_THREAD_COUNT") or parameters.get("intra_op_thread_count")
-        if intra:
+        if intra and int(intra) > 0:  # 0 means "the library's default", as natively
             torch.set_num_threads(int(intra))
         inter = parameters.get("INTER_OP_THREAD_COUNT") or parameters.get("inter_op_thread_count")
-        if inter:
+        if inter and int(inter) > 0:
             try:
                 torch.set_num_interop_threads(int(inter))
             except RuntimeError:  # already set by an earlier instance in this process

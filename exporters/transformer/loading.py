@@ -1,0 +1,95 @@
+"""Read a local Hugging Face model directory (`save_pretrained` output), offline only."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from exporters.errors import ExportError
+from exporters.transformer.tasks import TaskSpec
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download: a directory is all we read
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "sentencepiece.bpe.model", "spiece.model", "vocab.json")
+
+
+@dataclass
+class HFModel:
+    directory: Path
+    config: Any
+    tokenizer: Any
+    model: Any  # torch.nn.Module, eval mode
+    input_names: list[str]
+
+    @property
+    def labels(self) -> list[str]:
+        id2label = getattr(self.config, "id2label", None) or {}
+        return [str(id2label[i]) for i in sorted(id2label)] if id2label else []
+
+
+def _check_directory(directory: Path) -> None:
+    if not directory.is_dir():
+        raise ExportError(f"{directory}: no such model directory")
+    if not (directory / "config.json").is_file():
+        raise ExportError(f"{directory}: not a Hugging Face model directory (no config.json)")
+    if not any((directory / w).is_file() for w in WEIGHTS):
+        raise ExportError(f"{directory}: no weights (expected one of {', '.join(WEIGHTS)})")
+    if not any((directory / t).is_file() for t in TOKENIZER_FILES):
+        raise ExportError(f"{directory}: no tokenizer files (the tokenizer is stored beside the model)")
+
+
+def load_hf_model(directory: Path, task: TaskSpec) -> HFModel:
+    import transformers
+
+    directory = Path(directory)
+    _check_directory(directory)
+    try:
+        config = transformers.AutoConfig.from_pretrained(directory, local_files_only=True)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(directory, local_files_only=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ExportError(f"{directory}: cannot read the config or tokenizer ({str(exc).splitlines()[0]})") from exc
+    architectures = list(getattr(config, "architectures", None) or [])
+    if task.architecture_suffix and not any(a.endswith(task.architecture_suffix) for a in architectures):
+        raise ExportError(f"{directory}: task {task.name} needs a *{task.architecture_suffix} model, "
+                          f"this one is {architectures or 'of unknown architecture'}")
+    vocab = int(getattr(config, "vocab_size", 0) or 0)
+    if vocab and len(tokenizer) > vocab:
+        raise ExportError(f"{directory}: tokenizer does not match the model: {len(tokenizer)} tokens, "
+                          f"but the model's embedding has {vocab}")
+    try:
+        model = getattr(transformers, task.auto_class).from_pretrained(directory, local_files_only=True).eval()
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ExportError(f"{directory}: cannot load the weights ({str(exc).splitlines()[0]})") from exc
+    names = ["input_ids", "attention_mask"]
+    if "token_type_ids" in tokenizer.model_input_names and int(getattr(config, "type_vocab_size", 0) or 0) > 0:
+        names.append("token_type_ids")
+    return HFModel(directory, config, tokenizer, model, names)
+
+
+SAMPLE_TEXTS = [
+    "Photosynthesis converts light energy into chemical energy.",
+    "PLANTS ARE STUPID lol hahahahaha",
+    "Mount Everest is Earth's highest mountain above sea level, located in the Himalayas.",
+    "asdfasdf jkjkjkjk",
+    "Der Jazz ist eine um 1900 in den Südstaaten der USA entstandene Musikrichtung.",
+    "La photosynthèse est le processus bioénergétique qui permet à des organismes de synthétiser de la matière.",
+    "ジャズは19世紀末から20世紀初頭にかけてアメリカ南部の都市を中心に発展した音楽ジャンルである。",
+    "التمثيل الضوئي هو عملية تحويل الطاقة الضوئية إلى طاقة كيميائية.",
+    "ok",
+    "The first recorded ascent was made in 1953 by Tenzing Norgay and Edmund Hillary of the British "
+    "expedition; since then thousands of climbers have reached the summit by the southeast ridge or the "
+    "north ridge, and the mountain has become a symbol of human endurance and of the commercialisation "
+    "of high-altitude climbing.",
+    "{{Infobox mountain | elevation_m = 8848 }} '''Mount Everest''' [[Himalayas]] <ref>Unsworth</ref>",
+    "yo jazz is sooo cool u guys should totally listen to it dude!!!!",
+]
+
+
+def sample_batch(hf: HFModel, max_length: int) -> dict[str, Any]:
+    """Tokenised sample texts of many lengths and scripts, padded: the parity inputs."""
+    encoded = hf.tokenizer(SAMPLE_TEXTS, padding=True, truncation=True, max_length=max_length, return_tensors="np")
+    return {name: encoded[name].astype("int64") for name in hf.input_names}

@@ -1,0 +1,1 @@
+"""Tree and linear models (sklearn, XGBoost, LightGBM, revscoring) -> ONNX."""

@@ -1,0 +1,1 @@
+"""Text models behind Triton: revision text -> tokens -> Triton classifier -> Lift Wing format."""
