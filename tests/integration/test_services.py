@@ -311,3 +311,65 @@ def test_serve_with_services_and_wiki_cli(lwt, shipped_repo, tmp_path):
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="session")
+def text_stack(wiki, tmp_path_factory):
+    """A revertrisk-shaped classifier (a BERT built from config) behind the text service."""
+    from exporters.transformer.export import TransformerExportOptions, export_transformer
+    from exporters.transformer.synthetic import build_bert_classifier
+
+    source = build_bert_classifier(tmp_path_factory.mktemp("rr") / "model", "tiny", seed=3)
+    repo = tmp_path_factory.mktemp("rr-repo") / "repository"
+    export_transformer(source, TransformerExportOptions(name="revertrisk-multilingual", repository=repo,
+                                                        task="sequence-classification", max_sequence_length=128,
+                                                        progress=False))
+    triton = TritonServer(repo, Ports(free_port(), free_port(), free_port()),
+                          workdir=tmp_path_factory.mktemp("rr-triton")).start()
+    services = ServicesProcess(repo, free_port(), triton.http_url, wiki.api_url,
+                               log_path=tmp_path_factory.mktemp("rr-svc") / "services.log").start()
+    yield source, services
+    services.stop()
+    triton.stop()
+
+
+def _texts(wiki: LocalWiki, rev_id: int) -> tuple[str, str]:
+    def text(rid: int) -> tuple[str, int]:
+        url = (f"{wiki.api_url}?action=query&prop=revisions&revids={rid}&rvprop=content|ids&rvslots=main"
+               "&format=json&formatversion=2")
+        with urllib.request.urlopen(url) as answer:
+            revision = json.load(answer)["query"]["pages"][0]["revisions"][0]
+        return revision["slots"]["main"]["content"], revision.get("parentid", 0)
+
+    current, parent_id = text(rev_id)
+    return (text(parent_id)[0] if parent_id else ""), current
+
+
+def test_text_service_answers_like_pytorch_on_the_revision_pair(text_stack, wiki, revs):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    source, services = text_stack
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = AutoModelForSequenceClassification.from_pretrained(source).eval()
+    for role in ("good_edit", "vandalism_badwords", "page_creation_new_user", "vandalism_blanking"):
+        status, answer = call(services.url, {"rev_id": revs[role], "lang": "en"}, model="revertrisk-multilingual")
+        assert status == 200
+        assert answer["model_name"] == "revertrisk-multilingual" and answer["wiki_db"] == "enwiki"
+        assert answer["revision_id"] == revs[role] and answer["model_version"] == "1"
+        parent, current = _texts(wiki, revs[role])
+        encoded = tokenizer(parent, current, truncation="longest_first", max_length=128, return_tensors="pt")
+        with torch.no_grad():
+            p_true = torch.softmax(model(**encoded).logits, dim=-1)[0, 1].item()
+        output = answer["output"]
+        assert abs(output["probabilities"]["true"] - p_true) <= 1e-4
+        assert abs(output["probabilities"]["true"] + output["probabilities"]["false"] - 1) < 1e-6
+        assert output["prediction"] == (p_true > 0.5)
+
+
+def test_text_service_errors(text_stack, revs):
+    _, services = text_stack
+    assert call(services.url, {"rev_id": 987654}, model="revertrisk-multilingual")[0] == 404
+    assert call(services.url, {"rev_id": revs["hidden_text"]}, model="revertrisk-multilingual")[0] == 410
+    assert call(services.url, {"rev_id": "1"}, model="revertrisk-multilingual")[0] == 400
+    assert call(services.url, {"rev_id": 3, "lang": "../x"}, model="revertrisk-multilingual")[0] == 400

@@ -238,3 +238,16 @@ def test_formats_cannot_be_mixed_in_one_model(tmp_path, tiny_bert):
     with pytest.raises(ExportError, match="served by the onnxruntime backend"):
         export_transformer(tiny_bert, TransformerExportOptions(name="m", repository=repo, format="torchscript",
                                                                task="sequence-classification", progress=False))
+
+
+def test_a_bert_base_multilingual_shaped_classifier_exports_with_parity(tmp_path):
+    """The compute of bert-base-multilingual-cased (12 x 768, 119,547 tokens), random weights."""
+    source = build_bert_classifier(tmp_path / "bert-base", "base")
+    summary = export_transformer(source, TransformerExportOptions(
+        name="bert-base", repository=tmp_path / "repo", task="sequence-classification", max_sequence_length=128,
+        progress=False))
+    assert summary["parity"]["passed"] and summary["parity"]["max_abs_diff"] <= 1e-4
+    config = read_config(tmp_path / "repo" / "bert-base" / "config.pbtxt")
+    assert list(config.output[0].dims) == [2]
+    card = yaml.safe_load((tmp_path / "repo" / "bert-base" / "1" / "model.yaml").read_text())
+    assert card["source"]["model_type"] == "bert" and card["optimization"].startswith("onnxruntime.transformers")

@@ -8,7 +8,7 @@ import subprocess
 def test_help_lists_the_subcommands(lwt):
     result = subprocess.run([*lwt, "--help"], capture_output=True, text=True)
     assert result.returncode == 0
-    for command in ("export", "serve", "demo"):
+    for command in ("export", "serve", "demo", "store", "push", "pull", "wiki", "services"):
         assert command in result.stdout
 
 
