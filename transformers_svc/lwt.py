@@ -9,7 +9,7 @@ import sys
 from exporters import cli as export_cli
 from exporters.errors import ExportError, StoreError
 from exporters.store import cli as store_cli
-from transformers_svc import cli_serve, demo, logs, model_server
+from transformers_svc import chart_values, cli_serve, demo, logs, model_server
 from transformers_svc.errors import FeatureMismatch
 from transformers_svc.mediawiki import cli as wiki_cli
 from transformers_svc.mediawiki.local_wiki import WikiError
@@ -32,6 +32,7 @@ def parser() -> argparse.ArgumentParser:
     cli_serve.register(commands)
     model_server.register(commands)
     wiki_cli.register(commands)
+    chart_values.register(commands)
     demo.register(commands)
     return root
 

@@ -85,7 +85,8 @@ def build_services(repository: Path, mediawiki_url: str | None, only: list[str] 
     return services
 
 
-def run(services: list[Any], port: int, predictor_host: str, protocol: str, timeout: int) -> None:
+def run(services: list[Any], port: int, predictor_host: str, protocol: str, timeout: int,
+        host: str = "127.0.0.1") -> None:
     from kserve.model_server import FASTAPI_APP_IMPORT_STRING, ModelServer
     from kserve.predictor_config import PredictorConfig
 
@@ -96,7 +97,7 @@ def run(services: list[Any], port: int, predictor_host: str, protocol: str, time
     )
     server._register_and_check_atleast_one_model_is_ready(services)  # KServe's own registration
     rest = loopback_rest_server(FASTAPI_APP_IMPORT_STRING, server.dataplane, server.model_repository_extension,
-                                port, grace_period=5, timeout_keep_alive=65)
+                                port, grace_period=5, timeout_keep_alive=65, host=host)
     log.info("services ready", extra={"port": port, "models": [s.name for s in services],
                                       "predictor_host": predictor_host, "protocol": protocol})
     asyncio.run(rest.start())
@@ -105,11 +106,16 @@ def run(services: list[Any], port: int, predictor_host: str, protocol: str, time
 def register(commands: argparse._SubParsersAction) -> None:
     services = commands.add_parser("services", help="run the KServe transformer services (lwt serve --services starts it)")
     services.add_argument("--repository", required=True, type=Path, help="the model repository Triton serves")
-    services.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
-    services.add_argument("--predictor-host", default="127.0.0.1:8000", help="Triton host:port (default 127.0.0.1:8000)")
-    services.add_argument("--predictor-protocol", default="v2", choices=["v2", "grpc-v2"],
+    # KServe appends --model_name, --predictor_host, --http_port (and --predictor_protocol) to a
+    # transformer's args: each has an alias here, so the same command runs locally and in a pod.
+    services.add_argument("--port", "--http_port", type=int, default=8080, help="HTTP port (default 8080)")
+    services.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 in a pod)")
+    services.add_argument("--predictor-host", "--predictor_host", default="127.0.0.1:8000",
+                          help="Triton host:port (default 127.0.0.1:8000)")
+    services.add_argument("--predictor-protocol", "--predictor_protocol", default="v2", choices=["v2", "grpc-v2"],
                           help="v2 REST (to Triton's HTTP port) or grpc-v2 (to its gRPC port)")
-    services.add_argument("--models", help="comma-separated model names (default: every model with a service)")
+    services.add_argument("--models", "--model_name",
+                          help="comma-separated model names (default: every model with a service)")
     services.add_argument("--mediawiki-url", help="one Action API URL for every wiki (default: derived per wiki)")
     services.add_argument("--mediawiki-timeout", type=float, default=5.0, help="seconds per MediaWiki call (default 5)")
     services.add_argument("--mediawiki-retries", type=int, default=2, help="retries on 5xx/connection errors")
@@ -122,5 +128,5 @@ def _run(args: argparse.Namespace) -> int:
     built = build_services(args.repository, args.mediawiki_url, only, args.mediawiki_timeout, args.mediawiki_retries)
     if not built:
         raise FeatureMismatch(f"{args.repository}: no model there has a transformer service")
-    run(built, args.port, args.predictor_host, args.predictor_protocol, args.predictor_timeout)
+    run(built, args.port, args.predictor_host, args.predictor_protocol, args.predictor_timeout, args.host)
     return 0
