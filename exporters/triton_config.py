@@ -44,6 +44,7 @@ class EntryConfig:
     max_queue_delay_microseconds: int = 500
     preferred_batch_sizes: Sequence[int] = ()
     parameters: dict[str, str] = field(default_factory=dict)
+    dynamic_batching: bool = True
 
     def to_message(self) -> mc.ModelConfig:
         config = mc.ModelConfig(name=self.name, backend=self.backend, max_batch_size=self.max_batch_size)
@@ -57,7 +58,7 @@ class EntryConfig:
                     entry.allow_ragged_batch = True
         kind = mc.ModelInstanceGroup.KIND_GPU if self.gpu else mc.ModelInstanceGroup.KIND_CPU
         config.instance_group.add(count=self.instance_count, kind=kind)
-        if self.max_batch_size > 0:
+        if self.max_batch_size > 0 and self.dynamic_batching:
             batching = config.dynamic_batching
             batching.max_queue_delay_microseconds = self.max_queue_delay_microseconds
             batching.preferred_batch_size.extend(

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from benchmarks import cli as bench_cli
 from exporters import cli as export_cli
 from exporters.errors import ExportError, StoreError
 from exporters.store import cli as store_cli
@@ -33,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
     model_server.register(commands)
     wiki_cli.register(commands)
     chart_values.register(commands)
+    bench_cli.register(commands)
     demo.register(commands)
     return root
 

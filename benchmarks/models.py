@@ -1,0 +1,133 @@
+"""The models the benchmarks compare, built here (offline) and cached in `.cache/bench/`.
+
+- `enwiki-reverted`: the shipped revscoring GradientBoosting (9 features), its sklearn
+  estimator pickled as Lift Wing loads it;
+- `damaging-size`: a GradientBoosting of ORES damaging's size (80 features, 500 trees);
+- `bert-base` / `bert-tiny`: BERT classifiers from config (random weights), sequence 128.
+Each comes with a Triton repository: the model with dynamic batching, the same without,
+and an `identity` model (the protocol ceiling: Triton's and the backend's overhead only).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exporters.repository import publish_model_files, staged_version
+from exporters.triton_config import EntryConfig, Tensor, render_config
+
+CACHE = Path(__file__).resolve().parents[1] / ".cache" / "bench"
+TREE_MODELS = ("enwiki-reverted", "damaging-size")
+TEXT_MODELS = ("bert-base", "bert-tiny")
+SEQUENCE = 128
+
+
+@dataclass
+class BenchModel:
+    name: str
+    kind: str  # "tree" or "text"
+    source: Path  # the pickle (tree) or HF directory (text) the baseline loads
+    repository: Path
+    row: dict[str, np.ndarray]  # one request's tensors
+
+
+def _tree_source(name: str, folder: Path) -> tuple[Any, np.ndarray]:
+    if name == "enwiki-reverted":
+        from revscoring import Model
+
+        from exporters.shipped import TESTING, train_enwiki_reverted
+        from exporters.verify_data import read_verify_data
+
+        with open(train_enwiki_reverted(folder / "enwiki-reverted.model"), "rb") as handle:
+            estimator = Model.load(handle).estimator
+        return estimator, read_verify_data(TESTING, 9)[:256]
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4000, 80)).astype(np.float32)
+    y = (X[:, :10].sum(axis=1) + rng.normal(size=4000) > 0).astype(int)
+    estimator = GradientBoostingClassifier(n_estimators=500, max_depth=5, random_state=0).fit(X, y)
+    return estimator, X[:256]
+
+
+def identity_entry(repository: Path, width: int, dtype: str = "TYPE_FP32") -> None:
+    """An ONNX Identity graph behind the same backend: what the path costs without a model."""
+    import onnx
+    from onnx import helper
+
+    np_type = {"TYPE_FP32": onnx.TensorProto.FLOAT, "TYPE_INT64": onnx.TensorProto.INT64}[dtype]
+    graph = helper.make_graph([helper.make_node("Identity", ["input"], ["output"])], "identity",
+                              [helper.make_tensor_value_info("input", np_type, [None, width])],
+                              [helper.make_tensor_value_info("output", np_type, [None, width])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with staged_version(repository, "identity", 1, force=True) as (folder, _):
+        (folder / "model.onnx").write_bytes(model.SerializeToString())
+    entry = EntryConfig(name="identity", backend="onnxruntime", inputs=[Tensor("input", dtype, (width,))],
+                        outputs=[Tensor("output", dtype, (width,))], max_batch_size=64,
+                        parameters={"intra_op_thread_count": "1", "inter_op_thread_count": "1"})
+    publish_model_files(repository, "identity", render_config(entry), None)
+
+
+def unbatched_copy(repository: Path, name: str) -> str:
+    """`<name>-nobatch`: the same version, its config without dynamic batching."""
+    from exporters.triton_config import read_config
+
+    target = f"{name}-nobatch"
+    shutil.rmtree(repository / target, ignore_errors=True)
+    shutil.copytree(repository / name, repository / target)
+    config = read_config(repository / target / "config.pbtxt")
+    config.name = target
+    config.ClearField("dynamic_batching")
+    from google.protobuf import text_format
+
+    (repository / target / "config.pbtxt").write_text(text_format.MessageToString(config))
+    return target
+
+
+def build(name: str, cache: Path = CACHE) -> BenchModel:
+    import joblib
+
+    folder = cache / name
+    repository = folder / "repository"
+    done = folder / ".built"
+    if name in TREE_MODELS:
+        source = folder / "model.joblib"
+        if not done.exists():
+            from exporters.tree.export import TreeExportOptions, export_tree
+
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            estimator, rows = _tree_source(name, folder)
+            joblib.dump(estimator, source)
+            np.save(folder / "rows.npy", rows)
+            export_tree(source, TreeExportOptions(name=name, repository=repository, version=1, progress=False,
+                                                  verify_data=folder / "rows.npy"))
+            unbatched_copy(repository, name)
+            identity_entry(repository, rows.shape[1])
+            done.touch()
+        row = np.load(folder / "rows.npy")[:1]
+        return BenchModel(name, "tree", source, repository, {"input": row.astype(np.float32)})
+    if name in TEXT_MODELS:
+        source = folder / "hf"
+        if not done.exists():
+            from exporters.transformer.export import TransformerExportOptions, export_transformer
+            from exporters.transformer.synthetic import build_bert_classifier
+
+            shutil.rmtree(folder, ignore_errors=True)
+            build_bert_classifier(source, name.split("-")[1])
+            for variant, quantize in ((f"{name}-fp32", None), (f"{name}-int8", "int8")):
+                export_transformer(source, TransformerExportOptions(
+                    name=variant, repository=repository, task="sequence-classification", quantize=quantize,
+                    max_sequence_length=SEQUENCE, version=1, progress=False))
+            identity_entry(repository, SEQUENCE, "TYPE_INT64")
+            done.touch()
+        rng = np.random.default_rng(0)
+        ids = rng.integers(1000, 20000 if name == "bert-base" else 1999, size=(1, SEQUENCE), dtype=np.int64)
+        ids[0, 0] = 2
+        row = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        return BenchModel(name, "text", source, repository, row)
+    raise ValueError(f"unknown benchmark model {name!r} (one of {', '.join(TREE_MODELS + TEXT_MODELS)})")
