@@ -15,7 +15,7 @@ RESULTS = Path("results")
 
 def register(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="rps and latency against SLOs, side by side with today's server")
-    actions = bench.add_subparsers(dest="action", required=True, metavar="{compare,tune}")
+    actions = bench.add_subparsers(dest="action", required=True, metavar="{compare,services,tune}")
     compare = actions.add_parser("compare", help="baseline vs Triton (batching off/on) vs identity, in one run")
     compare.add_argument("model", metavar="MODEL",
                          help="enwiki-reverted, damaging-size (80 features, 500 trees), bert-base or bert-tiny")
@@ -27,6 +27,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--results", type=Path, default=RESULTS, help="folder for JSON, Markdown and PNG")
     compare.add_argument("--no-wrk", action="store_true", help="Python load generator for REST too")
     compare.set_defaults(handler=_compare)
+    services = actions.add_parser("services", help="the transformer services' own overhead (minus MediaWiki and Triton)")
+    services.add_argument("--requests", type=int, default=300, help="sequential requests (default 300)")
+    services.add_argument("--duration", type=float, default=10.0, help="seconds of closed-loop load (default 10)")
+    services.add_argument("--concurrency", type=int, default=8)
+    services.add_argument("--json", type=Path, help="also write the result to this file")
+    services.set_defaults(handler=_services)
     tune = actions.add_parser("tune", help="sweep queue delay, preferred batch sizes and instances")
     tune.add_argument("model", metavar="MODEL")
     tune.add_argument("--duration", type=float, default=5.0, help="seconds per trial (default 5)")
@@ -83,6 +89,20 @@ def _compare(args: argparse.Namespace) -> int:
     if slo is not None:
         met = [r["name"] for r in results if slo.met(r)]
         print(f"SLO {slo}: met by {', '.join(met) or 'no scenario'} at full closed-loop load")
+    return 0
+
+
+def _services(args: argparse.Namespace) -> int:
+    from benchmarks.services import measure_services
+
+    result = measure_services(args.requests, args.duration, args.concurrency)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    load = result["closed_loop"]
+    print(f"services overhead (request in to response out, minus MediaWiki and Triton): p50 "
+          f"{result['overhead_p50_ms']} ms, p90 {result['overhead_p90_ms']} ms over {result['requests']} requests; "
+          f"stage medians {result['stage_medians_ms']}; closed loop x{args.concurrency}: {load['rps']} rps, "
+          f"p50 {load['p50_ms']} ms, p99 {load['p99_ms']} ms, {load['errors']} errors")
     return 0
 
 

@@ -49,7 +49,8 @@ def _reload(triton: TritonServer, model: str) -> None:
 
 
 def tune(bench: BenchModel, workdir: Path, duration: float, concurrency: int, slo: Slo | None,
-         output: Path) -> dict[str, Any]:
+         output: Path, delays: tuple[int, ...] = QUEUE_DELAYS, preferred_sizes: tuple[tuple[int, ...], ...] = PREFERRED,
+         instances: tuple[int, ...] = INSTANCES) -> dict[str, Any]:
     repository = workdir / "repository"
     shutil.rmtree(repository, ignore_errors=True)
     shutil.copytree(bench.repository / bench.name, repository / bench.name)
@@ -60,14 +61,14 @@ def tune(bench: BenchModel, workdir: Path, duration: float, concurrency: int, sl
                       model_control_mode="explicit", extra_args=(f"--load-model={bench.name}",)) as triton:
         scenario = Scenario(bench.name, http_target(triton.ports.http, bench.name, bench.row),
                             lambda: triton.process.pid, "tuning")
-        for delay, preferred, instances in itertools.product(QUEUE_DELAYS, PREFERRED, INSTANCES):
-            config = candidate(base, delay, preferred, instances)
+        for delay, preferred, count in itertools.product(delays, preferred_sizes, instances):
+            config = candidate(base, delay, preferred, count)
             config_path.write_text(text_format.MessageToString(config))
             _reload(triton, bench.name)
             warm_up(scenario)
             result = measure(scenario, concurrency, duration)
             trial = {"max_queue_delay_microseconds": delay, "preferred_batch_size": list(preferred),
-                     "instance_count": instances, "rps": result["rps"], "p50_ms": result["p50_ms"],
+                     "instance_count": count, "rps": result["rps"], "p50_ms": result["p50_ms"],
                      "p99_ms": result["p99_ms"], "errors": result["errors"],
                      "within_slo": slo.met(result) if slo else True}
             log.info("trial", extra=trial)
