@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed
 
 # Debian packages: the Python backend stub links Debian's libpython3.11; revscoring's
 # English features need enchant and the en_US dictionary; the model store is a real
-# OpenStack Swift (with memcached for tempauth); the local wiki is Debian's MediaWiki on PHP.
+# OpenStack Swift (with memcached for tempauth); the local wiki is Debian's MediaWiki on PHP;
+# wrk is the REST load generator of the benchmarks.
 APT_PACKAGES := libpython3.11 libenchant-2-2 hunspell-en-us \
 	swift swift-proxy swift-account swift-container swift-object memcached \
-	mediawiki php-cli php-sqlite3 php-intl php-mbstring php-xml
+	mediawiki php-cli php-sqlite3 php-intl php-mbstring php-xml wrk
 
 # revscoring pins numpy<1.25 (kserve needs >=1.26): installed without its pins, with the
 # light dependencies it imports. Seen working together with numpy 1.26 (README).

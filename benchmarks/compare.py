@@ -25,6 +25,7 @@ from benchmarks import wrk
 from benchmarks.load import LoadResult, Target, run_load
 from benchmarks.models import BenchModel
 from benchmarks.resources import ResourceMonitor
+from transformers_svc.processes import stop_group
 from transformers_svc.triton.server import Ports, TritonServer, free_port
 
 log = logging.getLogger("lwt.bench")
@@ -82,11 +83,7 @@ class BaselineServer:
         raise RuntimeError("the baseline server did not become ready")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_group(self.process)
 
 
 def scenarios_for(bench: BenchModel, triton: TritonServer, baseline: BaselineServer) -> list[Scenario]:

@@ -79,9 +79,9 @@ class _Http:
         return sock
 
     def call(self) -> tuple[bool, str]:
-        if self.sock is None:
-            self.sock, self.buffer = self._connect(), b""
         try:
+            if self.sock is None:
+                self.sock, self.buffer = self._connect(), b""
             self.sock.sendall(self.request)
             status, body_len, close = self._read_head()
             while len(self.buffer) < body_len:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import tempfile
-import threading
 from pathlib import Path
 
+from transformers_svc.processes import wait_for_signal
 from transformers_svc.triton.server import Ports, TritonServer
 
 log = logging.getLogger("lwt.serve")
@@ -34,26 +33,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--predictor-protocol", default="v2", choices=["v2", "grpc-v2"],
                        help="how the services call Triton: v2 REST or gRPC (default v2)")
     serve.set_defaults(handler=run)
-
-
-def wait_for_signal(alive: "callable") -> str:
-    """Block until SIGINT/SIGTERM (or until `alive()` turns false); name what ended it."""
-    stop = threading.Event()
-    reason = {"why": ""}
-
-    def handle(signum: int, _frame: object) -> None:
-        reason["why"] = signal.Signals(signum).name
-        stop.set()
-
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.wait(0.5):
-            if not alive():
-                return "a server exited"
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-    return reason["why"]
 
 
 def local_repository(repository: str, workdir: Path, endpoint_url: str | None, direct: bool = False) -> Path | str:

@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from transformers_svc.cli_serve import wait_for_signal
+from transformers_svc.processes import wait_for_signal
 
 ROLES = ("good_edit", "bot_fix", "vandalism_badwords", "vandalism_informal", "vandalism_keymash",
          "vandalism_blanking", "page_creation_new_user", "hidden_text")

@@ -7,13 +7,13 @@ their own (`lwt services ...`), started after Triton is ready and stopped with i
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from transformers_svc.processes import stop_group
 from transformers_svc.triton.server import ServerError, port_in_use
 
 
@@ -60,16 +60,7 @@ class ServicesProcess:
         return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=15)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_group(self.process, grace=15)
         self.process = None
 
     def __enter__(self) -> "ServicesProcess":

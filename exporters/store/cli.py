@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
-import time
 from pathlib import Path
 
 from exporters.errors import StoreError
@@ -93,7 +91,7 @@ def _pull(args: argparse.Namespace) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     from exporters.store.swift_server import SwiftStore
-    from transformers_svc.cli_serve import wait_for_signal
+    from transformers_svc.processes import wait_for_signal
 
     args.dir.mkdir(parents=True, exist_ok=True)
     store = SwiftStore(args.dir, args.port).start()
@@ -111,18 +109,8 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    pidfile = args.dir / PIDFILE
-    if not pidfile.is_file():
-        raise StoreError(f"no store running from {args.dir} (no {PIDFILE})")
-    pid = int(pidfile.read_text())
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pidfile.unlink(missing_ok=True)
-        raise StoreError(f"the store process {pid} is gone") from None
-    for _ in range(150):
-        if not pidfile.exists():
-            print("store stopped")
-            return 0
-        time.sleep(0.1)
-    raise StoreError(f"the store process {pid} did not stop within 15 s")
+    from transformers_svc.processes import stop_by_pidfile
+
+    stop_by_pidfile(args.dir.resolve() / PIDFILE, "store", StoreError)
+    print("store stopped")
+    return 0

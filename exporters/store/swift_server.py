@@ -10,8 +10,6 @@ credentials are `test:tester` / `testing`.
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import subprocess
 import textwrap
 import time
@@ -20,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from exporters.errors import StoreError
+from transformers_svc.processes import stop_group
 from transformers_svc.triton.server import free_port, port_in_use
 
 log = logging.getLogger(__name__)
@@ -189,17 +188,7 @@ class SwiftStore:
 
     def stop(self, grace: float = 10.0) -> None:
         for process in self.processes:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + grace
-        for process in self.processes:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_group(process, grace)
         self.processes.clear()
 
     def __enter__(self) -> "SwiftStore":

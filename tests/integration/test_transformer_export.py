@@ -80,24 +80,22 @@ def _reference(directory: Path, task: str, texts: list[str]) -> tuple[list[dict]
     return feeds, outputs
 
 
-def _http(url: str, model: str, feed: dict[str, np.ndarray], output: str) -> np.ndarray:
-    client = httpclient.InferenceServerClient(url)
+def _infer(protocol, url: str, model: str, feed: dict[str, np.ndarray], output: str) -> np.ndarray:
+    """One request with tritonclient's HTTP or gRPC module (they share the API)."""
     tensors = []
     for name, array in feed.items():
-        tensor = httpclient.InferInput(name, list(array.shape), "INT64")
+        tensor = protocol.InferInput(name, list(array.shape), "INT64")
         tensor.set_data_from_numpy(array)
         tensors.append(tensor)
-    return client.infer(model, tensors).as_numpy(output)
+    return protocol.InferenceServerClient(url).infer(model, tensors).as_numpy(output)
+
+
+def _http(url: str, model: str, feed: dict[str, np.ndarray], output: str) -> np.ndarray:
+    return _infer(httpclient, url, model, feed, output)
 
 
 def _grpc(url: str, model: str, feed: dict[str, np.ndarray], output: str) -> np.ndarray:
-    client = grpcclient.InferenceServerClient(url)
-    tensors = []
-    for name, array in feed.items():
-        tensor = grpcclient.InferInput(name, list(array.shape), "INT64")
-        tensor.set_data_from_numpy(array)
-        tensors.append(tensor)
-    return client.infer(model, tensors).as_numpy(output)
+    return _infer(grpcclient, url, model, feed, output)
 
 
 @pytest.mark.parametrize(("model", "source", "task", "output"), [

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import time
 from pathlib import Path
 
 from transformers_svc.mediawiki.local_wiki import FIXTURE, LocalWiki, WikiError
+from transformers_svc.processes import stop_by_pidfile, wait_for_signal
 
 PIDFILE = "wiki.pid"
 
@@ -27,8 +26,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from transformers_svc.cli_serve import wait_for_signal
-
     wiki = LocalWiki(args.dir, args.port, args.dump).start()
     (wiki.folder / PIDFILE).write_text(str(os.getpid()))
     try:
@@ -43,17 +40,6 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    pidfile = args.dir.resolve() / PIDFILE
-    if not pidfile.is_file():
-        raise WikiError(f"no wiki running from {args.dir} (no {PIDFILE})")
-    try:
-        os.kill(int(pidfile.read_text()), signal.SIGTERM)
-    except ProcessLookupError:
-        pidfile.unlink(missing_ok=True)
-        raise WikiError("the wiki process is gone") from None
-    for _ in range(100):
-        if not pidfile.exists():
-            print("wiki stopped")
-            return 0
-        time.sleep(0.1)
-    raise WikiError("the wiki did not stop within 10 s")
+    stop_by_pidfile(args.dir.resolve() / PIDFILE, "wiki", WikiError)
+    print("wiki stopped")
+    return 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import sqlite3
 import subprocess
 import time
@@ -22,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from transformers_svc.processes import stop_group
 from transformers_svc.triton.server import port_in_use
 
 log = logging.getLogger(__name__)
@@ -145,16 +145,7 @@ class LocalWiki:
         raise WikiError(f"the wiki did not answer within {timeout:.0f} s")
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_group(self.process)
         self.process = None
 
     def __enter__(self) -> "LocalWiki":

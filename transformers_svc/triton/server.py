@@ -13,7 +13,6 @@ import importlib.util
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +22,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from transformers_svc.processes import stop_group
 
 log = logging.getLogger(__name__)
 
@@ -199,22 +200,8 @@ class TritonServer:
         raise ServerError(f"tritonserver not ready after {timeout:.0f} s (log: {self.log_path})")
 
     def stop(self, grace: float = 15.0) -> None:
-        """SIGTERM the whole process group, then SIGKILL what is left after `grace`."""
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)  # stubs that outlived the server
-        except ProcessLookupError:
-            pass
-        self.process.wait()
+        """SIGTERM the whole process group (Triton and its backend stubs), then SIGKILL."""
+        stop_group(self.process, grace)
 
     def __enter__(self) -> "TritonServer":
         return self.start()
