@@ -12,8 +12,6 @@ import json
 import logging
 import subprocess
 import sys
-import time
-import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +20,10 @@ from typing import Any, Callable
 import numpy as np
 
 from benchmarks import wrk
-from benchmarks.load import LoadResult, Target, run_load
+from benchmarks.load import Target, run_load
 from benchmarks.models import BenchModel
 from benchmarks.resources import ResourceMonitor
-from transformers_svc.processes import stop_group
+from transformers_svc.processes import stop_group, wait_ready
 from transformers_svc.triton.server import Ports, TritonServer, free_port
 
 log = logging.getLogger("lwt.bench")
@@ -67,20 +65,15 @@ class BaselineServer:
         self.port = free_port()
         kind = "sklearn" if bench.kind == "tree" else "torch"
         self.log = workdir / "baseline.log"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.baseline_server", "--kind", kind, "--name", bench.name,
-             "--model-path", str(bench.source), "--port", str(self.port)],
-            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the baseline server exited; see {self.log}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v2/models/{bench.name}/ready", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError("the baseline server did not become ready")
+        with open(self.log, "ab") as log_file:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.baseline_server", "--kind", kind, "--name", bench.name,
+                 "--model-path", str(bench.source), "--port", str(self.port)],
+                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        state = wait_ready(self.process, f"http://127.0.0.1:{self.port}/v2/models/{bench.name}/ready", 120)
+        if state != "ready":
+            self.stop()
+            raise RuntimeError(f"the baseline server {'exited' if state == 'exited' else 'was not ready'}; see {self.log}")
 
     def stop(self) -> None:
         stop_group(self.process)

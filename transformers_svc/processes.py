@@ -31,6 +31,25 @@ def stop_group(process: subprocess.Popen | None, grace: float = 10.0) -> None:
     process.wait()
 
 
+def wait_ready(process: subprocess.Popen, url: str, timeout: float) -> str:
+    """Poll `url` until it answers 2xx: "ready"; or the process ends: "exited"; or "timeout"."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return "exited"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if 200 <= answer.status < 300:
+                    return "ready"
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    return "timeout"
+
+
 def wait_for_signal(alive: Callable[[], bool]) -> str:
     """Block until SIGINT/SIGTERM (or until `alive()` turns false); name what ended it."""
     stop = threading.Event()

@@ -9,11 +9,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-from transformers_svc.processes import stop_group
+from transformers_svc.processes import stop_group, wait_ready
 from transformers_svc.triton.server import ServerError, port_in_use
 
 
@@ -42,17 +40,12 @@ class ServicesProcess:
         with open(self.log_path, "ab") as log_file:
             self.process = subprocess.Popen(self.command, stdout=log_file, stderr=subprocess.STDOUT,
                                             start_new_session=True, env=dict(os.environ))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                tail = self.log_path.read_text(errors="replace").strip().splitlines()[-3:]
-                raise ServerError(f"the transformer services exited (log: {self.log_path}): " + " | ".join(tail))
-            try:
-                with urllib.request.urlopen(f"{self.url}/v2/health/ready", timeout=1) as answer:
-                    if answer.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.2)
+        state = wait_ready(self.process, f"{self.url}/v2/health/ready", timeout)
+        if state == "ready":
+            return self
+        if state == "exited":
+            tail = self.log_path.read_text(errors="replace").strip().splitlines()[-3:]
+            raise ServerError(f"the transformer services exited (log: {self.log_path}): " + " | ".join(tail))
         self.stop()
         raise ServerError(f"the transformer services were not ready after {timeout:.0f} s (log: {self.log_path})")
 

@@ -15,7 +15,7 @@ import onnx
 from onnx import compose, helper
 
 from exporters.errors import ExportError
-from exporters.tree.loading import LoadedModel
+from exporters.tree.loading import LoadedModel, positive_index
 
 INPUT = "input"
 OUTPUT = "probabilities"
@@ -112,18 +112,13 @@ def _probability_output(model: onnx.ModelProto) -> str:
     raise ExportError(f"converted graph has no probability output (outputs: {names})")
 
 
-def _positive_index(estimator: Any) -> int:
-    classes = list(getattr(estimator, "classes_", [0, 1]))
-    return classes.index(True) if True in classes else len(classes) - 1
-
-
 def to_onnx(model: LoadedModel) -> onnx.ModelProto:
     """The whole model as one graph with the `input` -> `probabilities` contract."""
     scaler = getattr(model.preprocess, "__self__", None)
     graphs = [_convert_part(part, model.n_features, scaler) for part in model.parts]
     if not model.multilabel:
         return _rename_output(graphs[0], _probability_output(graphs[0]))
-    return _compose_multilabel(graphs, [_positive_index(p) for p in model.parts])
+    return _compose_multilabel(graphs, [positive_index(p) for p in model.parts])
 
 
 def _rename_output(model: onnx.ModelProto, current: str) -> onnx.ModelProto:

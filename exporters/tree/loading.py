@@ -51,9 +51,14 @@ class LoadedModel:
         return np.asarray(self.parts[0].predict_proba(X), dtype=np.float64)
 
 
+def positive_index(estimator: Any) -> int:
+    """The column of the positive class of a binary estimator (revscoring's `True`)."""
+    classes = list(getattr(estimator, "classes_", [0, 1]))
+    return classes.index(True) if True in classes else len(classes) - 1
+
+
 def _positive(estimator: Any, X: np.ndarray) -> np.ndarray:
-    proba = np.asarray(estimator.predict_proba(X))
-    return proba[:, list(estimator.classes_).index(True) if True in list(estimator.classes_) else 1]
+    return np.asarray(estimator.predict_proba(X))[:, positive_index(estimator)]
 
 
 def canonical_feature_name(name: str) -> str:
@@ -170,8 +175,6 @@ def _is_revscoring(obj: Any) -> bool:
 
 def _from_revscoring(model: Any) -> LoadedModel:
     """A revscoring ScoringModel: estimator(s), its optional scaler and its own metadata."""
-    from revscoring.features import vectorize_values  # noqa: F401 - imported to fail early
-
     multilabel = bool(getattr(model, "multilabel", False))
     parts = [e for _, e in model.estimators] if multilabel else [model.estimator]
     if not all(hasattr(p, "classes_") for p in parts):

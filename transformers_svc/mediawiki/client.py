@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import aiohttp
 
 from transformers_svc.errors import (MediaWikiTimeout, MediaWikiUnavailable, PermissionDenied,
-                                     ServiceError)
+                                     ServiceError, TextDeleted)
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,16 @@ class MediaWikiClient:
     async def user_last_revision(self, user: str, before: str) -> dict[str, Any]:
         return await self.get(action="query", list="usercontribs", ucuser=user, uclimit=1, ucdir="older",
                               ucstart=before, ucprop="ids|timestamp|comment|size")
+
+
+def main_text(page: dict[str, Any], rev_id: int) -> str:
+    """The main slot's wikitext of a page doc's (only) revision; TextDeleted when the API
+    withholds it (revision deletion: `texthidden`; or no content at all)."""
+    revision = page["revisions"][0]
+    main = revision.get("slots", {}).get("main", {})
+    if "texthidden" in main or "texthidden" in revision or "textmissing" in main or "*" not in main:
+        raise TextDeleted(f"the text of revision {rev_id} is deleted or hidden")
+    return main["*"]
 
 
 def _flat(value: Any) -> str:

@@ -14,14 +14,12 @@ import logging
 import os
 import sqlite3
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from transformers_svc.processes import stop_group
+from transformers_svc.processes import stop_group, wait_ready
 from transformers_svc.triton.server import port_in_use
 
 log = logging.getLogger(__name__)
@@ -128,21 +126,17 @@ class LocalWiki:
         self.install()
         (self.folder / "revisions.json").write_text(json.dumps(self.revision_ids(), indent=2))
         env = {**os.environ, "MW_CONFIG_FILE": str(self.settings), "PHP_CLI_SERVER_WORKERS": "4"}
-        log_file = open(self.folder / "php.log", "ab")
-        self.process = subprocess.Popen(["php", "-S", f"127.0.0.1:{self.port}", "-t", str(MEDIAWIKI)],
-                                        cwd=MEDIAWIKI, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise WikiError(f"php -S exited; see {self.folder / 'php.log'}")
-            try:
-                with urllib.request.urlopen(f"{self.api_url}?action=query&meta=siteinfo&format=json", timeout=2):
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise WikiError(f"the wiki did not answer within {timeout:.0f} s")
+        with open(self.folder / "php.log", "ab") as log_file:
+            self.process = subprocess.Popen(["php", "-S", f"127.0.0.1:{self.port}", "-t", str(MEDIAWIKI)],
+                                            cwd=MEDIAWIKI, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        state = wait_ready(self.process, f"{self.api_url}?action=query&meta=siteinfo&format=json", timeout)
+        if state == "exited":
+            raise WikiError(f"php -S exited; see {self.folder / 'php.log'}")
+        if state == "timeout":
+            self.stop()
+            raise WikiError(f"the wiki did not answer within {timeout:.0f} s")
+        return self
 
     def stop(self) -> None:
         stop_group(self.process)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from transformers_svc.errors import RevisionNotFound, ServiceError, TextDeleted
-from transformers_svc.mediawiki.client import MediaWikiClient
+from transformers_svc.mediawiki.client import MediaWikiClient, main_text
 
 
 class NotPrefetched(RuntimeError):
@@ -64,10 +64,10 @@ def _split(doc: dict) -> tuple[dict[int, dict], set[int]]:
 
 
 def _text_problem(rev_id: int, page: dict) -> ServiceError | None:
-    revision = page["revisions"][0]
-    main = revision.get("slots", {}).get("main", {})
-    if "texthidden" in main or "texthidden" in revision or "textmissing" in main:
-        return TextDeleted(f"the text of revision {rev_id} is deleted or hidden")
+    try:
+        main_text(page, rev_id)
+    except TextDeleted as exc:
+        return exc
     return None
 
 

@@ -19,22 +19,14 @@ import kserve
 import numpy as np
 from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
 
-from transformers_svc.errors import BadRequest, PredictorUnavailable, RevisionNotFound, TextDeleted
-from transformers_svc.mediawiki.client import MediaWikiClient
+from transformers_svc.errors import BadRequest, PredictorUnavailable, RevisionNotFound
+from transformers_svc.mediawiki.client import MediaWikiClient, main_text
 from transformers_svc.metrics import ERRORS, stage
 
 log = logging.getLogger("lwt.text")
 BUCKET = 16  # pad to a multiple: requests of near lengths share a shape and batch natively
 
 _STATE: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("lwt_text_request")
-
-
-def _text(page: dict[str, Any], rev_id: int) -> str:
-    revision = page["revisions"][0]
-    main = revision.get("slots", {}).get("main", {})
-    if "texthidden" in main or "texthidden" in revision or "*" not in main:
-        raise TextDeleted(f"the text of revision {rev_id} is deleted or hidden")
-    return main["*"]
 
 
 class TextClassificationService(kserve.Model):
@@ -73,13 +65,13 @@ class TextClassificationService(kserve.Model):
         pages = [p for p in doc.get("query", {}).get("pages", {}).values() if p.get("revisions")]
         if doc.get("query", {}).get("badrevids") or not pages:
             raise RevisionNotFound(f"revision {rev_id} does not exist")
-        text = _text(pages[0], rev_id)
+        text = main_text(pages[0], rev_id)
         parent_id = int(pages[0]["revisions"][0].get("parentid", 0))
         if not parent_id:
             return "", text
         parent = [p for p in (await client.revisions([parent_id])).get("query", {}).get("pages", {}).values()
                   if p.get("revisions")]
-        return (_text(parent[0], parent_id) if parent else ""), text
+        return (main_text(parent[0], parent_id) if parent else ""), text
 
     async def preprocess(self, payload: Any, headers: dict[str, str] | None = None) -> InferRequest:
         rev_id, wiki = self._parse(payload)

@@ -17,13 +17,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from transformers_svc.processes import stop_group
+from transformers_svc.processes import stop_group, wait_ready
 
 log = logging.getLogger(__name__)
 
@@ -178,25 +175,15 @@ class TritonServer:
         return self
 
     def _wait_ready(self, timeout: float) -> None:
-        url = f"http://{self.http_url}/v2/health/ready"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                details = _failure_lines(self.log_path)
-                self.stop()
-                raise ServerError(
-                    f"tritonserver exited with code {self.process.returncode} before it was ready "
-                    f"(log: {self.log_path})\n{details}"
-                )
-            try:
-                with urllib.request.urlopen(url, timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.2)
+        assert self.process is not None
+        state = wait_ready(self.process, f"http://{self.http_url}/v2/health/ready", timeout)
+        if state == "ready":
+            return
+        details = _failure_lines(self.log_path)
         self.stop()
+        if state == "exited":
+            raise ServerError(f"tritonserver exited with code {self.process.returncode} before it was ready "
+                              f"(log: {self.log_path})\n{details}")
         raise ServerError(f"tritonserver not ready after {timeout:.0f} s (log: {self.log_path})")
 
     def stop(self, grace: float = 15.0) -> None:
