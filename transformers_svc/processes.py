@@ -70,6 +70,19 @@ def wait_for_signal(alive: Callable[[], bool]) -> str:
     return reason["why"]
 
 
+def foreground(pidfile: Path, lines: list[str], alive: Callable[[], bool], stop: Callable[[], None]) -> None:
+    """The foreground half of `lwt store up` / `lwt wiki up`: record our pid for `down`,
+    announce, wait for SIGINT/SIGTERM (or a dead server), stop everything."""
+    pidfile.write_text(str(os.getpid()))
+    try:
+        for line in lines:
+            print(line, flush=True)
+        wait_for_signal(alive)
+    finally:
+        stop()
+        pidfile.unlink(missing_ok=True)
+
+
 def stop_by_pidfile(pidfile: Path, what: str, error: type[Exception], timeout: float = 15.0) -> None:
     """`lwt store down` / `lwt wiki down`: signal the foreground `up` process, wait for it."""
     if not pidfile.is_file():

@@ -91,20 +91,15 @@ def _pull(args: argparse.Namespace) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     from exporters.store.swift_server import SwiftStore
-    from transformers_svc.processes import wait_for_signal
+    from transformers_svc.processes import foreground
 
     args.dir.mkdir(parents=True, exist_ok=True)
     store = SwiftStore(args.dir, args.port).start()
-    (args.dir / PIDFILE).write_text(str(os.getpid()))
-    try:
-        for key, value in store.environment().items():
-            print(f"export {key}={value}")
-        print(f"# Swift ready at {store.endpoint} (S3 API and /auth/v1.0); Ctrl-C or `lwt store down "
-              f"--dir {args.dir}` stops it", flush=True)
-        wait_for_signal(lambda: all(p.poll() is None for p in store.processes))
-    finally:
-        store.stop()
-        (args.dir / PIDFILE).unlink(missing_ok=True)
+    lines = [f"export {key}={value}" for key, value in store.environment().items()]
+    lines.append(f"# Swift ready at {store.endpoint} (S3 API and /auth/v1.0); Ctrl-C or "
+                 f"`lwt store down --dir {args.dir}` stops it")
+    foreground(args.dir.resolve() / PIDFILE, lines, lambda: all(p.poll() is None for p in store.processes),
+               store.stop)
     return 0
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from transformers_svc.mediawiki.local_wiki import FIXTURE, LocalWiki, WikiError
-from transformers_svc.processes import stop_by_pidfile, wait_for_signal
+from transformers_svc.processes import foreground, stop_by_pidfile
 
 PIDFILE = "wiki.pid"
 
@@ -27,15 +26,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     wiki = LocalWiki(args.dir, args.port, args.dump).start()
-    (wiki.folder / PIDFILE).write_text(str(os.getpid()))
-    try:
-        print(f"MediaWiki API ready: {wiki.api_url}", flush=True)
-        print(f"# revision ids by role: {wiki.folder / 'revisions.json'}; Ctrl-C or `lwt wiki down --dir {args.dir}` stops it",
-              flush=True)
-        wait_for_signal(lambda: wiki.process is not None and wiki.process.poll() is None)
-    finally:
-        wiki.stop()
-        (wiki.folder / PIDFILE).unlink(missing_ok=True)
+    lines = [f"MediaWiki API ready: {wiki.api_url}",
+             f"# revision ids by role: {wiki.folder / 'revisions.json'}; Ctrl-C or `lwt wiki down --dir {args.dir}` "
+             "stops it"]
+    foreground(wiki.folder / PIDFILE, lines, lambda: wiki.process is not None and wiki.process.poll() is None,
+               wiki.stop)
     return 0
 
 
