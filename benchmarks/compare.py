@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -23,8 +22,10 @@ from benchmarks import wrk
 from benchmarks.load import Target, run_load
 from benchmarks.models import BenchModel
 from benchmarks.resources import ResourceMonitor
-from transformers_svc.processes import stop_group, wait_ready
-from transformers_svc.triton.server import Ports, TritonServer, free_port
+from benchmarks.sweep import max_rate_within
+from exporters.contract.events import fields
+from lwt.stack.process import ManagedProcess, free_port, http_ok
+from lwt.stack.triton import Ports, TritonServer
 
 log = logging.getLogger("lwt.bench")
 
@@ -58,25 +59,24 @@ def identity_row(bench: BenchModel) -> dict[str, np.ndarray]:
     return {"input": first}
 
 
-class BaselineServer:
+class BaselineServer(ManagedProcess):
     """The Lift Wing-style KServe server in its own process."""
+
+    name = "the baseline server"
+    start_timeout = 120.0
 
     def __init__(self, bench: BenchModel, workdir: Path) -> None:
         self.port = free_port()
-        kind = "sklearn" if bench.kind == "tree" else "torch"
-        self.log = workdir / "baseline.log"
-        with open(self.log, "ab") as log_file:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.baseline_server", "--kind", kind, "--name", bench.name,
-                 "--model-path", str(bench.source), "--port", str(self.port)],
-                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-        state = wait_ready(self.process, f"http://127.0.0.1:{self.port}/v2/models/{bench.name}/ready", 120)
-        if state != "ready":
-            self.stop()
-            raise RuntimeError(f"the baseline server {'exited' if state == 'exited' else 'was not ready'}; see {self.log}")
+        super().__init__(workdir / "baseline.log", {"http": self.port})
+        self.bench = bench
 
-    def stop(self) -> None:
-        stop_group(self.process)
+    def command(self) -> list[str]:
+        kind = "sklearn" if self.bench.kind == "tree" else "torch"
+        return [sys.executable, "-m", "benchmarks.baseline_server", "--kind", kind, "--name", self.bench.name,
+                "--model-path", str(self.bench.source), "--port", str(self.port)]
+
+    def ready(self) -> bool:
+        return http_ok(f"http://127.0.0.1:{self.port}/v2/models/{self.bench.name}/ready")
 
 
 def scenarios_for(bench: BenchModel, triton: TritonServer, baseline: BaselineServer) -> list[Scenario]:
@@ -129,15 +129,15 @@ def warm_up(scenario: Scenario) -> None:
 def compare(bench: BenchModel, workdir: Path, duration: float, concurrency: int,
             only: list[str] | None = None, slo: Any = None, use_wrk: bool = True) -> list[dict[str, Any]]:
     """Run every scenario once, one after the other, with the servers of this run."""
-    from benchmarks.sweep import max_rate_within
-
     results = []
     with ExitStack() as stack:
         triton = TritonServer(bench.repository, Ports(free_port(), free_port(), free_port()),
-                              workdir=workdir / "triton").start()
+                              workdir=workdir / "triton")
         stack.callback(triton.stop)
+        triton.start()
         baseline = BaselineServer(bench, workdir)
         stack.callback(baseline.stop)
+        baseline.start()
         for scenario in scenarios_for(bench, triton, baseline):
             if only and scenario.name not in only:
                 continue
@@ -145,6 +145,6 @@ def compare(bench: BenchModel, workdir: Path, duration: float, concurrency: int,
             result = measure(scenario, concurrency, duration, use_wrk=use_wrk)
             if slo is not None:
                 result["slo"] = max_rate_within(scenario, slo, result["rps"], duration, concurrency)
-            log.info("scenario done", extra={k: result[k] for k in ("name", "rps", "p50_ms", "p99_ms", "errors")})
+            log.info("scenario done", extra=fields(**{k: result[k] for k in ("name", "rps", "p50_ms", "p99_ms", "errors")}))
             results.append(result)
     return results

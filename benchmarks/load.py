@@ -11,6 +11,7 @@ import multiprocessing as mp
 import os
 import resource
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,6 +117,7 @@ class _Http:
 
 class _Grpc:
     def __init__(self, target: Target) -> None:
+        # Imported here: only gRPC workers need it, and its protobufs clash with KServe's.
         import tritonclient.grpc as grpcclient
 
         self.client = grpcclient.InferenceServerClient(f"{target.host}:{target.port}")
@@ -141,8 +143,6 @@ def _client(target: Target) -> Any:
 def _worker(target: Target, clients: int, duration: float, rate: float, start_at: float,
             queue: "mp.Queue[Any]") -> None:
     """Closed loop when rate == 0 (each client sends as soon as answered), else open loop."""
-    import threading
-
     latencies: list[float] = []
     errors: list[str] = []
     sent = [0]

@@ -15,10 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
+import onnx
+from google.protobuf import text_format
+from onnx import helper
+from revscoring import Model
+from sklearn.ensemble import GradientBoostingClassifier
 
-from exporters.repository import publish_model_files, staged_version
-from exporters.triton_config import EntryConfig, Tensor, render_config
+from exporters.contract.layout import CONFIG, publish_model_files, staged_version
+from exporters.shipped import TESTING, train_enwiki_reverted
+from exporters.tree.export import TreeExportOptions, export_tree
+from exporters.triton_config import EntryConfig, Tensor, read_config, render_config
+from exporters.verify_data import read_verify_data
 
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "bench"
 TREE_MODELS = ("enwiki-reverted", "damaging-size")
@@ -37,16 +46,9 @@ class BenchModel:
 
 def _tree_source(name: str, folder: Path) -> tuple[Any, np.ndarray]:
     if name == "enwiki-reverted":
-        from revscoring import Model
-
-        from exporters.shipped import TESTING, train_enwiki_reverted
-        from exporters.verify_data import read_verify_data
-
         with open(train_enwiki_reverted(folder / "enwiki-reverted.model"), "rb") as handle:
             estimator = Model.load(handle).estimator
         return estimator, read_verify_data(TESTING, 9)[:256]
-    from sklearn.ensemble import GradientBoostingClassifier
-
     rng = np.random.default_rng(0)
     X = rng.normal(size=(4000, 80)).astype(np.float32)
     y = (X[:, :10].sum(axis=1) + rng.normal(size=4000) > 0).astype(int)
@@ -56,9 +58,6 @@ def _tree_source(name: str, folder: Path) -> tuple[Any, np.ndarray]:
 
 def identity_entry(repository: Path, width: int, dtype: str = "TYPE_FP32") -> None:
     """An ONNX Identity graph behind the same backend: what the path costs without a model."""
-    import onnx
-    from onnx import helper
-
     np_type = {"TYPE_FP32": onnx.TensorProto.FLOAT, "TYPE_INT64": onnx.TensorProto.INT64}[dtype]
     graph = helper.make_graph([helper.make_node("Identity", ["input"], ["output"])], "identity",
                               [helper.make_tensor_value_info("input", np_type, [None, width])],
@@ -74,31 +73,23 @@ def identity_entry(repository: Path, width: int, dtype: str = "TYPE_FP32") -> No
 
 def unbatched_copy(repository: Path, name: str) -> str:
     """`<name>-nobatch`: the same version, its config without dynamic batching."""
-    from exporters.triton_config import read_config
-
     target = f"{name}-nobatch"
     shutil.rmtree(repository / target, ignore_errors=True)
     shutil.copytree(repository / name, repository / target)
-    config = read_config(repository / target / "config.pbtxt")
+    config = read_config(repository / target / CONFIG)
     config.name = target
     config.ClearField("dynamic_batching")
-    from google.protobuf import text_format
-
-    (repository / target / "config.pbtxt").write_text(text_format.MessageToString(config))
+    (repository / target / CONFIG).write_text(text_format.MessageToString(config))
     return target
 
 
 def build(name: str, cache: Path = CACHE) -> BenchModel:
-    import joblib
-
     folder = cache / name
     repository = folder / "repository"
     done = folder / ".built"
     if name in TREE_MODELS:
         source = folder / "model.joblib"
         if not done.exists():
-            from exporters.tree.export import TreeExportOptions, export_tree
-
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
             estimator, rows = _tree_source(name, folder)
@@ -114,6 +105,7 @@ def build(name: str, cache: Path = CACHE) -> BenchModel:
     if name in TEXT_MODELS:
         source = folder / "hf"
         if not done.exists():
+            # Imported here: torch takes seconds to import, and only the text models need it.
             from exporters.transformer.export import TransformerExportOptions, export_transformer
             from exporters.transformer.synthetic import build_bert_classifier
 

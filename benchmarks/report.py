@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 from pathlib import Path
 from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot is imported: no display here
+import matplotlib.pyplot as plt  # noqa: E402
 
 COLUMNS = ("name", "rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "errors", "server_cpu_percent",
            "server_max_rss_mb", "loadgen_cpu_percent", "generator")
 
 
 def machine() -> dict[str, Any]:
-    import os
-
     return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
 
 
@@ -37,11 +41,6 @@ def markdown(model: str, results: list[dict[str, Any]], command: str) -> str:
 
 
 def plot(results: list[dict[str, Any]], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(8, 5))
     for r in results:
         sweep = r.get("slo", {}).get("sweep")

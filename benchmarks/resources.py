@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import psutil
@@ -52,15 +53,11 @@ class ResourceMonitor:
             self._max_rss = max(self._max_rss, rss)
 
     def __enter__(self) -> "ResourceMonitor":
-        import time
-
         self._cpu_start, self._t0 = self._cpu(), time.monotonic()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import time
-
         self._stop.set()
         self._thread.join()
         elapsed = max(time.monotonic() - self._t0, 1e-9)

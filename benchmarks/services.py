@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from benchmarks.load import Target, run_load
-from transformers_svc.mediawiki.local_wiki import LocalWiki
-from transformers_svc.services_process import ServicesProcess
-from transformers_svc.triton.server import Ports, TritonServer, free_port
+from lwt.stack.process import free_port
+from lwt.stack.services import ServicesProcess
+from lwt.stack.triton import Ports, TritonServer
+from lwt.stack.wiki import LocalWiki
 
 SHIPPED = Path(__file__).resolve().parents[1] / "model_repository"
 ROLES = ("good_edit", "vandalism_badwords", "vandalism_keymash", "bot_fix", "vandalism_informal", "created")
@@ -40,7 +41,8 @@ def measure_services(requests: int = 300, duration: float = 10.0, concurrency: i
         with LocalWiki(work_dir / "wiki", free_port()) as wiki, \
                 TritonServer(SHIPPED, Ports(free_port(), free_port(), free_port()), workdir=work_dir / "t") as triton, \
                 ServicesProcess(SHIPPED, free_port(), triton.http_url, wiki.api_url,
-                                log_path=work_dir / "services.log") as services:
+                                log_path=work_dir / "services.log",
+                                options={"cache": "none"}) as services:  # every request does the whole path
             revs = json.loads((wiki.folder / "revisions.json").read_text())
             url = f"{services.url}/v1/models/enwiki-reverted:predict"
             bodies = [json.dumps({"rev_id": revs[r]}).encode() for r in ROLES]

@@ -21,8 +21,11 @@ from google.protobuf import text_format
 from benchmarks.compare import Scenario, http_target, measure, warm_up
 from benchmarks.models import BenchModel
 from benchmarks.sweep import Slo
+from exporters.contract.events import fields
+from exporters.contract.layout import CONFIG
 from exporters.triton_config import read_config
-from transformers_svc.triton.server import Ports, TritonServer, free_port
+from lwt.stack.process import free_port
+from lwt.stack.triton import Ports, TritonServer
 
 log = logging.getLogger("lwt.bench.tune")
 
@@ -43,7 +46,7 @@ def candidate(base: Any, delay: int, preferred: tuple[int, ...], instances: int)
 
 def _reload(triton: TritonServer, model: str) -> None:
     request = urllib.request.Request(f"http://{triton.http_url}/v2/repository/models/{model}/load", data=b"{}",
-                                     method="POST")
+                                     method="POST", headers=triton.admin_headers)  # a restricted API
     with urllib.request.urlopen(request, timeout=120):
         pass
 
@@ -54,7 +57,7 @@ def tune(bench: BenchModel, workdir: Path, duration: float, concurrency: int, sl
     repository = workdir / "repository"
     shutil.rmtree(repository, ignore_errors=True)
     shutil.copytree(bench.repository / bench.name, repository / bench.name)
-    config_path = repository / bench.name / "config.pbtxt"
+    config_path = repository / bench.name / CONFIG
     base = read_config(config_path)
     trials = []
     with TritonServer(repository, Ports(free_port(), free_port(), free_port()), workdir=workdir / "triton",
@@ -71,7 +74,7 @@ def tune(bench: BenchModel, workdir: Path, duration: float, concurrency: int, sl
                      "instance_count": count, "rps": result["rps"], "p50_ms": result["p50_ms"],
                      "p99_ms": result["p99_ms"], "errors": result["errors"],
                      "within_slo": slo.met(result) if slo else True}
-            log.info("trial", extra=trial)
+            log.info("trial", extra=fields(**trial))
             trials.append((trial, config))
     eligible = [t for t in trials if t[0]["within_slo"]] or trials
     best_trial, best_config = max(eligible, key=lambda t: t[0]["rps"])

@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
 
-from exporters.errors import ExportError
+from exporters.contract.card import Parity
+from exporters.contract.errors import ExportError
 
-
-@dataclass(frozen=True)
-class ParityResult:
-    rows: int
-    max_abs_diff: float
-    tolerance: float
-    labels_identical: bool
-    label_agreement: float
-    inputs: str
-
-    @property
-    def passed(self) -> bool:
-        return self.max_abs_diff <= self.tolerance and self.labels_identical
-
-    def as_dict(self) -> dict:
-        return {**asdict(self), "passed": self.passed}
 
 
 def predicted_labels(scores: np.ndarray, multilabel: bool) -> np.ndarray:
@@ -41,7 +24,7 @@ def compare(
     inputs: str,
     multilabel: bool = False,
     check_labels: bool = True,
-) -> ParityResult:
+) -> Parity:
     """Max abs difference and, for classifiers, whether every predicted label agrees
     (`check_labels=False` for embeddings, which have none)."""
     reference, exported = np.asarray(reference, np.float64), np.asarray(exported, np.float64)
@@ -54,17 +37,19 @@ def compare(
     else:
         agree = np.ones(reference.shape[0], dtype=bool)
     agree_rows = agree.all(axis=1) if agree.ndim == 2 else agree
-    return ParityResult(
+    max_abs_diff = float(np.max(np.abs(reference - exported))) if reference.size else 0.0
+    return Parity(
         rows=int(reference.shape[0]),
-        max_abs_diff=float(np.max(np.abs(reference - exported))) if reference.size else 0.0,
+        max_abs_diff=max_abs_diff,
         tolerance=float(tolerance),
         labels_identical=bool(agree_rows.all()),
         label_agreement=float(agree_rows.mean()) if agree_rows.size else 1.0,
         inputs=inputs,
+        passed=max_abs_diff <= tolerance and bool(agree_rows.all()),
     )
 
 
-def require(result: ParityResult) -> ParityResult:
+def require(result: ParityResult) -> Parity:
     """Raise when parity failed, naming by how much."""
     if not result.passed:
         raise ExportError(
@@ -73,3 +58,4 @@ def require(result: ParityResult) -> ParityResult:
             f"{result.labels_identical} ({result.label_agreement:.2%} agree); nothing was written"
         )
     return result
+

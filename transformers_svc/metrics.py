@@ -13,6 +13,10 @@ STAGE_SECONDS = Histogram(
     ["model", "stage"], buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 ERRORS = Counter("lwt_errors_total", "Errors answered, by model and type", ["model", "type"])
+REQUESTS = Counter("lwt_requests_total", "Requests parsed, by model and form (single, batch, v2, ...)",
+                   ["model", "form"])
+CACHE = Counter("lwt_cache_total", "Score cache lookups and writes, by outcome (hit, miss, error, stored)",
+                ["outcome"])
 
 
 @contextmanager

@@ -16,8 +16,10 @@ from typing import Any, Callable
 from boto3.s3.transfer import TransferConfig
 from tqdm import tqdm
 
-from exporters.errors import StoreError
-from exporters.repository import SHA512SUMS, sha512_file, verify_version, version_files
+from exporters.contract.errors import StoreError
+from exporters.contract.events import fields
+from exporters.contract.layout import (MODEL_FILES, SHA512SUMS, model_dirs, sha512_file, verify_version,
+                                       version_files, versions)
 from exporters.store.s3 import SHA512_KEY, S3Url, s3_errors
 
 log = logging.getLogger(__name__)
@@ -37,11 +39,7 @@ def select_models(names: list[str], wanted: list[str] | None, where: str) -> lis
 def local_models(repository: Path) -> list[str]:
     if not repository.is_dir():
         raise StoreError(f"{repository}: no such repository folder")
-    return sorted(p.name for p in repository.iterdir() if p.is_dir() and (p / "config.pbtxt").is_file())
-
-
-def _versions(model_dir: Path) -> list[Path]:
-    return sorted((p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+    return [p.name for p in model_dirs(repository)]
 
 
 def _upload(s3: Any, path: Path, bucket: str, key: str, progress: Callable[[int], None]) -> None:
@@ -54,7 +52,7 @@ def ensure_bucket(s3: Any, bucket: str) -> None:
         names = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if bucket not in names:
             s3.create_bucket(Bucket=bucket)
-            log.info("bucket created", extra={"bucket": bucket})
+            log.info("bucket created", extra=fields(bucket=bucket))
 
 
 def push(repository: Path, url: str, s3: Any, models: list[str] | None = None, progress: bool = True) -> list[dict]:
@@ -63,7 +61,7 @@ def push(repository: Path, url: str, s3: Any, models: list[str] | None = None, p
     names = select_models(local_models(repository), models, str(repository))
     plan: list[tuple[str, Path, list[Path]]] = []
     for name in names:
-        for version in _versions(repository / name):
+        for version in versions(repository / name):
             problems = verify_version(version)
             if problems:
                 raise StoreError(f"{version}: does not verify locally, not pushed ({problems[0]})")
@@ -76,7 +74,7 @@ def push(repository: Path, url: str, s3: Any, models: list[str] | None = None, p
         for name, version, files in plan:
             model_dir = version.parent
             key = lambda path: target.key(name, path.relative_to(model_dir).as_posix())  # noqa: E731
-            model_files = [p for p in (model_dir / "config.pbtxt", model_dir / "labels.txt") if p.is_file()]
+            model_files = [model_dir / n for n in MODEL_FILES if (model_dir / n).is_file()]
             with s3_errors(f"push {name}/{version.name}"):
                 jobs = [pool.submit(_upload, s3, f, target.bucket, key(f), bar.update)
                         for f in files + model_files]
@@ -85,5 +83,5 @@ def push(repository: Path, url: str, s3: Any, models: list[str] | None = None, p
                 _upload(s3, version / SHA512SUMS, target.bucket, key(version / SHA512SUMS), bar.update)
             published.append({"model": name, "version": int(version.name), "files": len(files) + 1,
                               "url": f"s3://{target.bucket}/{target.key(name, version.name)}/"})
-            log.info("version published", extra=published[-1])
+            log.info("version published", extra=fields(**published[-1]))
     return published

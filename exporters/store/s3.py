@@ -7,6 +7,7 @@ Nothing here prints or logs a credential.
 
 from __future__ import annotations
 
+import os
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import (BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError,
                                  NoCredentialsError, ReadTimeoutError)
 
-from exporters.errors import StoreError
+from exporters.contract.errors import StoreError
 
 SHA512_KEY = "sha512"  # user metadata: x-amz-meta-sha512
 
@@ -34,6 +35,11 @@ def reachable(endpoint: str, timeout: float = 3.0) -> bool:
         return True
     except (urllib.error.URLError, OSError):
         return False
+
+
+def endpoint_url(given: str | None = None) -> str | None:
+    """The S3 endpoint: `--endpoint-url`, else the standard `AWS_ENDPOINT_URL`."""
+    return given or os.environ.get("AWS_ENDPOINT_URL") or None
 
 
 @dataclass(frozen=True)

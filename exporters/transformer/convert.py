@@ -12,9 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime as ort
 import torch
+from onnxruntime.quantization import QuantType, quantize_dynamic
+from onnxruntime.transformers.optimizer import optimize_model
+from optimum.exporters.onnx import main_export
 
-from exporters.errors import ExportError
+from exporters import parity
+from exporters.contract.errors import ExportError
+from exporters.contract.events import fields
 from exporters.transformer.loading import HFModel
 from exporters.transformer.tasks import TaskSpec, torch_module
 
@@ -37,8 +43,6 @@ def _torch_onnx(hf: HFModel, task: TaskSpec, target: Path, opset: int) -> str:
 
 
 def _optimum_onnx(hf: HFModel, task: TaskSpec, target: Path, opset: int) -> str:
-    from optimum.exporters.onnx import main_export
-
     with tempfile.TemporaryDirectory(prefix="lwt-optimum-") as out:
         main_export(str(hf.directory), output=out, task=task.optimum_task, opset=opset, no_post_process=True,
                     local_files_only=True, do_validation=False)
@@ -52,7 +56,7 @@ def to_onnx(hf: HFModel, task: TaskSpec, target: Path, opset: int) -> str:
         try:
             return _optimum_onnx(hf, task, target, opset)
         except Exception as exc:  # noqa: BLE001 - optimum raises many kinds; the fallback is documented
-            log.warning("optimum export failed, using torch.onnx.export", extra={"reason": str(exc)[:200]})
+            log.warning("optimum export failed, using torch.onnx.export", extra=fields(reason=str(exc)[:200]))
     try:
         return _torch_onnx(hf, task, target, opset)
     except Exception as exc:  # noqa: BLE001
@@ -62,8 +66,6 @@ def to_onnx(hf: HFModel, task: TaskSpec, target: Path, opset: int) -> str:
 def optimize(source: Path, target: Path, hf: HFModel) -> str:
     """ONNX Runtime's transformer graph fusions (attention, layer norm, GELU), CPU-portable."""
     try:
-        from onnxruntime.transformers.optimizer import optimize_model
-
         model_type = "bert" if getattr(hf.config, "model_type", "") in ("bert", "roberta", "xlm-roberta",
                                                                          "distilbert", "electra") else None
         if model_type is None:
@@ -79,8 +81,6 @@ def optimize(source: Path, target: Path, hf: HFModel) -> str:
 
 
 def quantize_int8(source: Path, target: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     try:
         quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
     except Exception as exc:  # noqa: BLE001
@@ -102,8 +102,6 @@ def run_torch(hf: HFModel, task: TaskSpec, feeds: dict[str, np.ndarray]) -> np.n
 
 
 def run_onnx(path: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
-    import onnxruntime as ort
-
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     wanted = {i.name for i in session.get_inputs()}
     return session.run(None, {k: v for k, v in feeds.items() if k in wanted})[0]
@@ -126,8 +124,6 @@ def min_cosine(reference: np.ndarray, other: np.ndarray) -> float:
 def compare_outputs(reference: np.ndarray, exported: np.ndarray, task: TaskSpec, tolerance: float,
                     inputs: str) -> Any:
     """The shared parity check on logits (labels must agree) or embeddings / hidden states."""
-    from exporters import parity
-
     if task.name == "sequence-classification":
         return parity.compare(reference, exported, tolerance, inputs)
     flat = lambda a: a.reshape(a.shape[0], -1)  # noqa: E731

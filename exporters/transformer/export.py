@@ -7,23 +7,26 @@ beside the model in `<version>/tokenizer/`, so a service loads exactly the match
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from exporters import parity
-from exporters.errors import ExportError
-from exporters.model_card import exporter_info, library_versions, write_card
-from exporters.repository import LABELS, publish_model_files, sha512_file, staged_version
+from exporters.contract.card import (Int8, ModelCard, Parity, Service, Source, Tensor as CardTensor, Tokenizer,
+                                     TransformerInfo, exporter_info, library_versions, write_card)
+from exporters.contract.errors import ExportError
+from exporters.contract.layout import CONFIG, LABELS, TOKENIZER, publish_model_files, sha512_file, staged_version
+from exporters.settings import settings
 from exporters.transformer import convert
 from exporters.transformer.loading import HFModel, load_hf_model, sample_batch
 from exporters.transformer.tasks import TASKS, TaskSpec
-from exporters.triton_config import EntryConfig, Tensor, render_config
+from exporters.triton_config import EntryConfig, Tensor, read_config, render_config
 
-FP32_TOLERANCE = 1e-4
 LIBRARIES = ("torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxruntime", "tokenizers", "numpy")
+DEFAULT_SERVICES: dict[str, Service] = {"sequence-classification": "text-classification"}
 
 
 @dataclass
@@ -34,16 +37,29 @@ class TransformerExportOptions:
     format: str = "onnx"
     quantize: str | None = None
     opset: int = convert.DEFAULT_OPSET
-    max_batch_size: int = 32
+    max_batch_size: int = field(default_factory=lambda: settings().transformer_max_batch_size)
     max_sequence_length: int = 512
     instance_count: int = 1
     gpu: bool = False
     version: int | None = None
     force: bool = False
-    tolerance: float = FP32_TOLERANCE
+    tolerance: float = field(default_factory=lambda: settings().transformer_tolerance)
     max_int8_delta: float | None = None
     ragged_batch: bool = False
     progress: bool = True
+    wiki_db: str | None = None
+    service: Service | None = None
+
+
+@dataclass
+class Converted:
+    """What writing the model file produced, for the card."""
+
+    model_file: str
+    onnx_exporter: str
+    parity: Parity
+    optimization: str | None = None
+    int8: Int8 | None = None
 
 
 def entry_config(hf: HFModel, task: TaskSpec, options: TransformerExportOptions) -> EntryConfig:
@@ -53,8 +69,9 @@ def entry_config(hf: HFModel, task: TaskSpec, options: TransformerExportOptions)
     return EntryConfig(
         name=options.name, backend="onnxruntime" if options.format == "onnx" else "pytorch",
         inputs=inputs, outputs=[output], max_batch_size=options.max_batch_size,
-        instance_count=options.instance_count, gpu=options.gpu, max_queue_delay_microseconds=2000,
-        preferred_batch_sizes=(4, 8, 16, 32),  # thread counts: the runtimes' defaults (all cores)
+        instance_count=options.instance_count, gpu=options.gpu,
+        max_queue_delay_microseconds=settings().transformer_queue_delay_us,
+        preferred_batch_sizes=settings().transformer_preferred_batch_sizes,  # threads: the runtimes' defaults
     )
 
 
@@ -67,51 +84,71 @@ def _tokenizer_files(hf: HFModel, target: Path) -> dict[str, str]:
 
 
 def _convert(hf: HFModel, task: TaskSpec, options: TransformerExportOptions, folder: Path,
-             feeds: dict[str, Any], reference: Any, inputs: str) -> tuple[str, dict[str, Any]]:
-    """Write the model file; return its name and what the card says about the export."""
-    details: dict[str, Any] = {}
+             feeds: dict[str, Any], reference: np.ndarray, inputs: str) -> Converted:
+    """Write the model file, parity-checked; int8 also reports (and bounds) its delta."""
     if options.format == "torchscript":
-        details["exporter"] = convert.to_torchscript(hf, task, folder / "model.pt")
+        exporter = convert.to_torchscript(hf, task, folder / "model.pt")
         exported = convert.run_torchscript(folder / "model.pt", hf, feeds)
-        details["parity"] = parity.require(convert.compare_outputs(reference, exported, task, options.tolerance,
-                                                                   inputs)).as_dict()
-        return "model.pt", details
+        result = parity.require(convert.compare_outputs(reference, exported, task, options.tolerance, inputs))
+        return Converted("model.pt", exporter, result)
     raw, fp32 = folder / "raw.onnx", folder / "fp32.onnx"
-    details["exporter"] = convert.to_onnx(hf, task, raw, options.opset)
-    details["optimization"] = convert.optimize(raw, fp32, hf)
+    exporter = convert.to_onnx(hf, task, raw, options.opset)
+    optimization = convert.optimize(raw, fp32, hf)
     result = parity.require(convert.compare_outputs(reference, convert.run_onnx(fp32, feeds), task,
                                                     options.tolerance, inputs))
-    details["parity"] = result.as_dict()
     if options.quantize != "int8":
         raw.unlink()
         fp32.rename(folder / "model.onnx")
-        return "model.onnx", details
+        return Converted("model.onnx", exporter, result, optimization)
     # Quantise the plain graph: the fused one uses contrib ops the quantiser cannot type.
     convert.quantize_int8(raw, folder / "model.onnx")
     raw.unlink()
-    delta = convert.compare_outputs(reference, convert.run_onnx(folder / "model.onnx", feeds), task,
-                                    options.max_int8_delta if options.max_int8_delta is not None else float("inf"),
-                                    inputs)
-    int8 = convert.run_onnx(folder / "model.onnx", feeds)
-    details["int8"] = {**delta.as_dict(), "tolerance": options.max_int8_delta, "fp32_bytes": fp32.stat().st_size,
-                       "int8_bytes": (folder / "model.onnx").stat().st_size,
-                       "min_cosine_similarity": convert.min_cosine(reference, int8)}
+    int8_out = convert.run_onnx(folder / "model.onnx", feeds)
+    delta = convert.compare_outputs(reference, int8_out, task, float("inf"), inputs)
+    int8 = Int8(max_abs_diff=delta.max_abs_diff, tolerance=options.max_int8_delta,
+                label_agreement=delta.label_agreement, min_cosine_similarity=convert.min_cosine(reference, int8_out),
+                fp32_bytes=fp32.stat().st_size, int8_bytes=(folder / "model.onnx").stat().st_size)
     fp32.unlink()
     if options.max_int8_delta is not None and delta.max_abs_diff > options.max_int8_delta:
         raise ExportError(f"int8 quantisation changed outputs by {delta.max_abs_diff:.3g}, above the "
                           f"--max-int8-delta bound {options.max_int8_delta:g}; nothing was written")
-    return "model.onnx", details
+    return Converted("model.onnx", exporter, result, optimization, int8)
 
 
 def _check_backend(model_dir: Path, backend: str) -> None:
     """Triton runs every version of a model with one backend: refuse to mix them."""
-    from exporters.triton_config import read_config
-
-    if (model_dir / "config.pbtxt").is_file():
-        existing = read_config(model_dir / "config.pbtxt").backend
+    if (model_dir / CONFIG).is_file():
+        existing = read_config(model_dir / CONFIG).backend
         if existing != backend:
             raise ExportError(f"{model_dir.name} is served by the {existing} backend; export the "
                               f"{backend} format under another --name")
+
+
+def model_card(hf: HFModel, task: TaskSpec, options: TransformerExportOptions, model_dir: Path,
+               converted: Converted, tokenizer: dict[str, str], version: int) -> ModelCard:
+    classifier = task.name == "sequence-classification"
+    return ModelCard(
+        name=options.name, family="transformer", task=task.name,  # type: ignore[arg-type]
+        service=options.service or DEFAULT_SERVICES.get(task.name),
+        wiki_db=options.wiki_db or ("enwiki" if classifier else None),
+        model_version=str(version),
+        source=Source(kind="huggingface", name=Path(model_dir).name,
+                      sha512={p.name: sha512_file(p) for p in sorted(Path(model_dir).iterdir())
+                              if p.is_file() and p.suffix in (".safetensors", ".bin", ".json")}),
+        inputs=[CardTensor(name=n, datatype="INT64", shape=[-1, -1]) for n in hf.input_names],
+        outputs=[CardTensor(name=task.output, datatype="FP32", shape=[-1, *task.output_dims(hf.config)])],
+        labels=hf.labels if classifier else [],
+        parity=converted.parity,
+        exporter=exporter_info("transformer"),
+        libraries=library_versions(LIBRARIES),
+        transformer=TransformerInfo(
+            format=options.format, model_file=converted.model_file,  # type: ignore[arg-type]
+            model_type=hf.config.model_type, architectures=list(hf.config.architectures or []),
+            max_sequence_length=options.max_sequence_length,
+            opset=options.opset if options.format == "onnx" else None, onnx_exporter=converted.onnx_exporter,
+            optimization=converted.optimization, quantize=options.quantize,  # type: ignore[arg-type]
+            int8=converted.int8, tokenizer=Tokenizer(path=TOKENIZER, sha512=tokenizer)),
+    )
 
 
 def export_transformer(model_dir: Path, options: TransformerExportOptions) -> dict[str, Any]:
@@ -129,27 +166,14 @@ def export_transformer(model_dir: Path, options: TransformerExportOptions) -> di
         reference = convert.run_torch(hf, task, feeds)
         inputs = f"{next(iter(feeds.values())).shape[0]} sample texts"
         steps.update()
-        filename, details = _convert(hf, task, options, folder, feeds, reference, inputs)
+        converted = _convert(hf, task, options, folder, feeds, reference, inputs)
         steps.update(2)
-        tokenizer = _tokenizer_files(hf, folder / "tokenizer")
-        card = {
-            "name": options.name, "task": task.name, "format": options.format, "quantize": options.quantize,
-            "source": {"kind": "huggingface", "directory": Path(model_dir).name,
-                       "model_type": hf.config.model_type, "architectures": list(hf.config.architectures or []),
-                       "sha512": {p.name: sha512_file(p) for p in sorted(Path(model_dir).iterdir())
-                                  if p.is_file() and p.suffix in (".safetensors", ".bin", ".json")}},
-            "labels": hf.labels if task.name == "sequence-classification" else [],
-            "inputs": hf.input_names, "output": task.output, "output_dims": list(task.output_dims(hf.config)),
-            "max_sequence_length": options.max_sequence_length, "opset": options.opset,
-            "tokenizer": {"path": "tokenizer", "sha512": tokenizer},
-            "model_file": filename, **details,
-            "exporter": exporter_info("transformer"), "libraries": library_versions(LIBRARIES),
-        }
-        write_card(folder, card)
+        tokenizer = _tokenizer_files(hf, folder / TOKENIZER)
+        write_card(folder, model_card(hf, task, options, model_dir, converted, tokenizer, version))
     labels = hf.labels if task.name == "sequence-classification" and hf.labels else None
     publish_model_files(repository, options.name, render_config(entry_config(hf, task, options)), labels)
     steps.update()
     steps.close()
     return {"name": options.name, "version": version, "task": task.name, "format": options.format,
-            "path": str(repository.resolve() / options.name / str(version)), "parity": details["parity"],
-            **({"int8": details["int8"]} if "int8" in details else {})}
+            "path": str(repository.resolve() / options.name / str(version)), "parity": converted.parity.model_dump(),
+            **({"int8": converted.int8.model_dump()} if converted.int8 else {})}

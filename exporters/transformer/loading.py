@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exporters.errors import ExportError
-from exporters.transformer.tasks import TaskSpec
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download: a directory is all we read
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download: set before transformers reads it
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import transformers  # noqa: E402
+
+from exporters.contract.errors import ExportError  # noqa: E402
+from exporters.transformer.tasks import TaskSpec  # noqa: E402
 
 WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "sentencepiece.bpe.model", "spiece.model", "vocab.json")
@@ -43,8 +45,6 @@ def _check_directory(directory: Path) -> None:
 
 
 def load_hf_model(directory: Path, task: TaskSpec) -> HFModel:
-    import transformers
-
     directory = Path(directory)
     _check_directory(directory)
     try:

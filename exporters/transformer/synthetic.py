@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
 SHAPES = {
     "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
                  vocab_size=119547),
@@ -34,9 +37,6 @@ def _vocabulary(size: int) -> list[str]:
 
 def build_bert_classifier(folder: Path, shape: str = "tiny", num_labels: int = 2, seed: int = 0) -> Path:
     """`save_pretrained` output of a random BertForSequenceClassification and its tokenizer."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     dims = SHAPES[shape]

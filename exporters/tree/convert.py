@@ -12,9 +12,15 @@ from typing import Any, Callable
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnx import compose, helper
+from onnxmltools import convert_lightgbm, convert_xgboost
+from onnxmltools.convert.common.data_types import FloatTensorType as MLToolsFloat
+from skl2onnx import convert_sklearn
+from skl2onnx.common.data_types import FloatTensorType as SklFloat
+from sklearn.pipeline import Pipeline
 
-from exporters.errors import ExportError
+from exporters.contract.errors import ExportError
 from exporters.tree.loading import LoadedModel, positive_index
 
 INPUT = "input"
@@ -37,18 +43,12 @@ def register(kind: str) -> Callable[[Converter], Converter]:
 def _initial_types(n_features: int, library: str = "skl2onnx") -> list:
     """skl2onnx and onnxmltools each insist on their own FloatTensorType class."""
     if library == "onnxmltools":
-        from onnxmltools.convert.common.data_types import FloatTensorType
-    else:
-        from skl2onnx.common.data_types import FloatTensorType
-
-    return [(INPUT, FloatTensorType([None, n_features]))]
+        return [(INPUT, MLToolsFloat([None, n_features]))]
+    return [(INPUT, SklFloat([None, n_features]))]
 
 
 @register("sklearn")
 def _sklearn(estimator: Any, n_features: int, scaler: Any) -> onnx.ModelProto:
-    from skl2onnx import convert_sklearn
-    from sklearn.pipeline import Pipeline
-
     final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
     if scaler is not None:
         estimator = Pipeline([("scaler", scaler), ("estimator", estimator)])
@@ -62,8 +62,6 @@ def _sklearn(estimator: Any, n_features: int, scaler: Any) -> onnx.ModelProto:
 
 @register("xgboost")
 def _xgboost(estimator: Any, n_features: int, scaler: Any) -> onnx.ModelProto:
-    from onnxmltools import convert_xgboost
-
     _no_scaler(scaler, "xgboost")
     # onnxmltools reads classes from the Booster's own config; XGBClassifier's sklearn
     # wrapper of xgboost 3.x is not recognised by its shape calculators.
@@ -74,8 +72,6 @@ def _xgboost(estimator: Any, n_features: int, scaler: Any) -> onnx.ModelProto:
 
 @register("lightgbm")
 def _lightgbm(estimator: Any, n_features: int, scaler: Any) -> onnx.ModelProto:
-    from onnxmltools import convert_lightgbm
-
     _no_scaler(scaler, "lightgbm")
     return convert_lightgbm(getattr(estimator, "native", estimator),
                             initial_types=_initial_types(n_features, "onnxmltools"), target_opset=ML_TOOLS_OPSET, zipmap=False)
@@ -159,7 +155,5 @@ def _compose_multilabel(graphs: list[onnx.ModelProto], positives: list[int]) -> 
 
 def run_onnx(model_bytes: bytes, X: np.ndarray) -> np.ndarray:
     """The exported graph's answer, with the same onnxruntime the backend uses."""
-    import onnxruntime as ort
-
     session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     return session.run([OUTPUT], {INPUT: np.asarray(X, dtype=np.float32)})[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +10,18 @@ import numpy as np
 from tqdm import tqdm
 
 from exporters import parity
-from exporters.model_card import exporter_info, library_versions, write_card
-from exporters.repository import LABELS, publish_model_files, staged_version
+from exporters.contract.card import (ModelCard, Parity, Service, Source, Tensor as CardTensor, exporter_info,
+                                     library_versions, wiki_of, write_card)
+from exporters.contract.errors import ExportError
+from exporters.contract.layout import LABELS, publish_model_files, staged_version
+from exporters.contract.revscoring_features import dump_features
+from exporters.settings import settings
 from exporters.triton_config import EntryConfig, Tensor, render_config
 from exporters.tree.convert import INPUT, OUTPUT, run_onnx, to_onnx
 from exporters.tree.loading import LoadedModel, label_text, load_model
 from exporters.tree.sampling import sample_inputs
 from exporters.verify_data import read_verify_data
 
-TOLERANCE = 1e-5
 LIBRARIES = ("scikit-learn", "skl2onnx", "onnxmltools", "onnx", "onnxruntime", "xgboost", "lightgbm", "revscoring", "numpy")
 
 
@@ -28,13 +31,17 @@ class TreeExportOptions:
     repository: Path
     version: int | None = None
     verify_data: Path | None = None
-    max_batch_size: int = 64
+    max_batch_size: int = field(default_factory=lambda: settings().tree_max_batch_size)
     instance_count: int = 1
     gpu: bool = False
     force: bool = False
-    max_queue_delay_microseconds: int = 500
-    tolerance: float = TOLERANCE
+    max_queue_delay_microseconds: int = field(default_factory=lambda: settings().tree_queue_delay_us)
+    tolerance: float = field(default_factory=lambda: settings().tree_tolerance)
     progress: bool = True
+    wiki_db: str | None = None  # default: from the name (enwiki-reverted -> enwiki)
+    service: Service | None = None  # default: "revscoring" for revscoring model files
+    feature_names: Path | None = None  # a file of names for models that carry none
+    demonstration: bool = False
 
 
 def entry_config(model: LoadedModel, options: TreeExportOptions) -> EntryConfig:
@@ -48,7 +55,7 @@ def entry_config(model: LoadedModel, options: TreeExportOptions) -> EntryConfig:
         instance_count=options.instance_count,
         gpu=options.gpu,
         max_queue_delay_microseconds=options.max_queue_delay_microseconds,
-        preferred_batch_sizes=(8, 16, 32, 64),
+        preferred_batch_sizes=settings().tree_preferred_batch_sizes,
         # Tree models are cheap per row: one thread per instance batches best on few cores.
         parameters={"intra_op_thread_count": "1", "inter_op_thread_count": "1"},
     )
@@ -63,7 +70,7 @@ def _parity_inputs(model: LoadedModel, options: TreeExportOptions) -> tuple[np.n
 
 
 def check_parity(model: LoadedModel, onnx_bytes: bytes, X: np.ndarray, inputs: str,
-                 tolerance: float, progress: bool) -> parity.ParityResult:
+                 tolerance: float, progress: bool) -> Parity:
     """Original vs exported on the same float32 rows, in chunks with a progress bar."""
     reference, exported = [], []
     chunks = range(0, len(X), 1024)
@@ -74,24 +81,43 @@ def check_parity(model: LoadedModel, onnx_bytes: bytes, X: np.ndarray, inputs: s
     return parity.compare(np.vstack(reference), np.vstack(exported), tolerance, inputs, model.multilabel)
 
 
-def model_card(model: LoadedModel, options: TreeExportOptions, result: parity.ParityResult) -> dict[str, Any]:
-    return {
-        "name": options.name,
-        "task": "multilabel-classification" if model.multilabel else "classification",
-        "source": {"kind": model.kind, **model.source},
-        "model_version": model.version,
-        "features": model.feature_names or [f"f{i}" for i in range(model.n_features)],
-        "n_features": model.n_features,
-        "labels": [label_text(label) for label in model.labels],
-        "multilabel": model.multilabel,
-        "params": model.params,
-        "statistics": model.statistics,
-        "inputs": {INPUT: {"datatype": "FP32", "shape": [-1, model.n_features]}},
-        "outputs": {OUTPUT: {"datatype": "FP32", "shape": [-1, len(model.labels)]}},
-        "exporter": exporter_info("tree"),
-        "libraries": library_versions(LIBRARIES),
-        "parity": result.as_dict(),
-    }
+def _feature_names(model: LoadedModel, options: TreeExportOptions) -> list[str]:
+    if options.feature_names is not None:
+        names = [l.strip() for l in Path(options.feature_names).read_text().splitlines() if l.strip()]
+        if len(names) != model.n_features:
+            raise ExportError(f"{options.feature_names}: {len(names)} names, but the model has {model.n_features} features")
+        if model.feature_names and model.feature_names != names:
+            raise ExportError(f"{options.feature_names}: the names differ from those the model file carries")
+        return names
+    return model.feature_names or [f"f{i}" for i in range(model.n_features)]
+
+
+def model_card(model: LoadedModel, options: TreeExportOptions, result: Parity, version: int) -> ModelCard:
+    labels = [label_text(label) for label in model.labels]
+    service = options.service or ("revscoring" if model.kind == "revscoring" else None)
+    if service == "revscoring" and model.revscoring_features is None:
+        raise ExportError("--service revscoring needs a revscoring model file (it carries its feature list)")
+    return ModelCard(
+        name=options.name,
+        family="tree",
+        task="multilabel-classification" if model.multilabel else "classification",
+        service=service,
+        wiki_db=options.wiki_db or wiki_of(options.name),
+        model_version=model.version or str(version),
+        demonstration=options.demonstration,
+        source=Source(kind=model.kind, name=model.source["file"], sha512={model.source["file"]: model.source["sha512"]},
+                      class_name=model.source["class"]),
+        inputs=[CardTensor(name=INPUT, datatype="FP32", shape=[-1, model.n_features])],
+        outputs=[CardTensor(name=OUTPUT, datatype="FP32", shape=[-1, len(labels)])],
+        labels=labels,
+        multilabel=model.multilabel,
+        features=_feature_names(model, options),
+        params=model.params,
+        statistics=model.statistics,
+        parity=result,
+        exporter=exporter_info("tree"),
+        libraries=library_versions(LIBRARIES),
+    )
 
 
 def export_tree(model_file: Path, options: TreeExportOptions) -> dict[str, Any]:
@@ -107,7 +133,10 @@ def export_tree(model_file: Path, options: TreeExportOptions) -> dict[str, Any]:
         result = parity.require(check_parity(model, onnx_bytes, X, inputs, options.tolerance, options.progress))
         steps.update()
         (folder / "model.onnx").write_bytes(onnx_bytes)
-        write_card(folder, model_card(model, options, result))
+        card = model_card(model, options, result, version)
+        if model.revscoring_features is not None:
+            dump_features(model.revscoring_features, folder)
+        write_card(folder, card)
     publish_model_files(repository, options.name, render_config(entry_config(model, options)),
                         [label_text(label) for label in model.labels])
     steps.update()
@@ -119,5 +148,5 @@ def export_tree(model_file: Path, options: TreeExportOptions) -> dict[str, Any]:
         "kind": model.kind,
         "n_features": model.n_features,
         "labels": [label_text(label) for label in model.labels],
-        "parity": result.as_dict(),
+        "parity": result.model_dump(),
     }

@@ -9,16 +9,19 @@ run code when loaded: only export files you trust, as with revscoring and Lift W
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import joblib
+import lightgbm
 import numpy as np
+import xgboost
+from sklearn.multioutput import MultiOutputClassifier
 
-from exporters.errors import ExportError
-from exporters.repository import sha512_file
+from exporters.contract.errors import ExportError
+from exporters.contract.layout import sha512_file
+from exporters.contract.revscoring_features import feature_names
 
 
 @dataclass
@@ -41,6 +44,7 @@ class LoadedModel:
     statistics: Any = None
     source: dict[str, str] = field(default_factory=dict)
     preprocess: Callable[[np.ndarray], np.ndarray] | None = None
+    revscoring_features: list[Any] | None = None  # a revscoring model's own Feature objects
 
     def probabilities(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
@@ -61,12 +65,6 @@ def _positive(estimator: Any, X: np.ndarray) -> np.ndarray:
     return np.asarray(estimator.predict_proba(X))[:, positive_index(estimator)]
 
 
-def canonical_feature_name(name: str) -> str:
-    """revscoring prints set arguments in hash order (`in_group({'sysop', 'bot'})`):
-    sort them so a name is the same in every process."""
-    return re.sub(r"\{([^{}]*)\}", lambda m: "{" + ", ".join(sorted(m.group(1).split(", "))) + "}", name)
-
-
 def label_text(label: Any) -> str:
     """Labels as ORES writes them: JSON for booleans and numbers (`true`), else the string."""
     return str(label) if isinstance(label, str) else json.dumps(label.item() if hasattr(label, "item") else label)
@@ -85,15 +83,11 @@ def _native_booster(path: Path) -> Any | None:
     """A native XGBoost or LightGBM model file, or None when it is neither."""
     head = path.read_bytes()[:64]
     if head.startswith(b"tree\n") or head.startswith(b"tree\r\n"):
-        import lightgbm
-
         try:
             return lightgbm.Booster(model_file=str(path))
         except lightgbm.basic.LightGBMError as exc:
             raise ExportError(f"{path}: corrupt LightGBM model file ({exc})") from exc
     if path.suffix in (".json", ".ubj") or head.lstrip().startswith(b'{"learner"'):
-        import xgboost
-
         booster = xgboost.Booster()
         try:
             booster.load_model(str(path))
@@ -127,8 +121,6 @@ def from_object(obj: Any, path: Path) -> LoadedModel:
         return _from_xgboost_booster(obj)
     if type(obj).__module__.startswith("lightgbm") and type(obj).__name__ == "Booster":
         return _from_lightgbm_booster(obj)
-    from sklearn.multioutput import MultiOutputClassifier
-
     if isinstance(obj, MultiOutputClassifier):
         return LoadedModel(
             kind="sklearn", parts=list(obj.estimators_), labels=list(range(len(obj.estimators_))),
@@ -192,7 +184,8 @@ def _from_revscoring(model: Any) -> LoadedModel:
         labels=labels,
         n_features=int(parts[0].n_features_in_),
         multilabel=multilabel,
-        feature_names=[canonical_feature_name(str(f)) for f in model.features],
+        feature_names=feature_names(model.features),
+        revscoring_features=list(model.features),
         version=str(model.version) if model.version is not None else None,
         params={k: v for k, v in model.params.items() if _plain(v)},
         statistics=statistics,
@@ -220,8 +213,6 @@ class _NativeBooster:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         if type(self.native).__module__.startswith("xgboost"):
-            import xgboost
-
             p = self.native.predict(xgboost.DMatrix(X))
         else:
             p = self.native.predict(X)

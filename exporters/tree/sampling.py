@@ -13,13 +13,12 @@ from collections import defaultdict
 from typing import Any, Iterable
 
 import numpy as np
+from sklearn.pipeline import Pipeline
 
 from exporters.tree.loading import LoadedModel
 
 
 def _sklearn_trees(estimator: Any) -> Iterable[Any]:
-    from sklearn.pipeline import Pipeline
-
     if isinstance(estimator, Pipeline):
         estimator = estimator.steps[-1][1]
     if hasattr(estimator, "tree_"):

@@ -9,7 +9,8 @@ import pytest
 
 from exporters.tree.export import TreeExportOptions, export_tree
 from tests.integration import models
-from transformers_svc.triton.server import Ports, TritonServer, free_port
+from lwt.stack.process import free_port
+from lwt.stack.triton import Ports, TritonServer
 
 
 @pytest.fixture(scope="session")

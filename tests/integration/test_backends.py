@@ -11,9 +11,10 @@ import pytest
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from exporters.repository import publish_model_files, staged_version
+from exporters.contract.layout import publish_model_files, staged_version
 from exporters.triton_config import EntryConfig, Tensor, render_config
-from transformers_svc.triton.server import Ports, TritonServer, free_port
+from lwt.stack.process import free_port
+from lwt.stack.triton import Ports, TritonServer
 
 torch = pytest.importorskip("torch")
 

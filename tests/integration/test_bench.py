@@ -62,7 +62,7 @@ def test_compare_runs_the_bert_scenarios(lwt, tmp_path):
 
 def test_open_loop_counts_from_the_schedule_and_errors_are_counted(tree_run):
     """Against a port nobody listens on: every request is an error, none answered."""
-    from transformers_svc.triton.server import free_port
+    from lwt.stack.process import free_port
 
     result = run_load(Target("http", "127.0.0.1", free_port(), path="/v2/models/x/infer", body=b"{}"),
                       concurrency=2, duration=1.0, rate=50)

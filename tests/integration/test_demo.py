@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from transformers_svc.triton.server import free_port
+from lwt.stack.process import free_port
 
 
 def test_demo_exports_stores_pulls_serves_and_scores(lwt, tmp_path):

@@ -17,10 +17,11 @@ import pytest
 import yaml
 
 from exporters.shipped import train_enwiki_reverted
-from transformers_svc.features.enwiki import REVERTED
-from transformers_svc.mediawiki.local_wiki import LocalWiki
-from transformers_svc.services_process import ServicesProcess
-from transformers_svc.triton.server import Ports, ServerError, TritonServer, free_port
+from exporters.enwiki_features import REVERTED
+from lwt.stack.wiki import LocalWiki
+from lwt.stack.services import ServicesProcess
+from lwt.stack.process import ServerError, free_port
+from lwt.stack.triton import Ports, TritonServer
 
 SHIPPED = Path(__file__).resolve().parents[2] / "model_repository"
 MODEL = "enwiki-reverted"
@@ -48,8 +49,10 @@ def shipped_repo(tmp_path_factory) -> Path:
 def stack(shipped_repo, wiki, tmp_path_factory):
     triton = TritonServer(shipped_repo, Ports(free_port(), free_port(), free_port()),
                           workdir=tmp_path_factory.mktemp("svc-triton")).start()
+    # No score cache here: these tests count Triton calls and stop servers under the services.
     services = ServicesProcess(shipped_repo, free_port(), triton.http_url, wiki.api_url,
-                               log_path=tmp_path_factory.mktemp("svc") / "services.log").start()
+                               log_path=tmp_path_factory.mktemp("svc") / "services.log",
+                               options={"cache": "none"}).start()
     yield triton, services
     services.stop()
     triton.stop()
@@ -163,9 +166,10 @@ def test_a_batch_reports_bad_revisions_in_place(stack, revs):
     ("body", "raw", "status", "needle"),
     [
         (None, b"{not json", 400, ""),
-        ({"rev_id": "12"}, None, 400, "positive integer"),
-        ({"rev_id": 1.5}, None, 400, "positive integer"),
-        ({"rev_id": True}, None, 400, "positive integer"),
+        ({"rev_id": "12"}, None, 400, "integer"),
+        ({"rev_id": 1.5}, None, 400, "integer"),
+        ({"rev_id": True}, None, 400, "integer"),
+        ({"rev_id": 2**63}, None, 400, "integer from 1 to"),
         ({"rev_ids": list(range(1, 52))}, None, 400, "at most 50"),
         ({"revision": 3}, None, 400, "rev_id"),
     ],
@@ -197,7 +201,7 @@ def test_logs_and_metrics_per_stage(stack, revs):
     _, services = stack
     call(services.url, {"rev_id": revs["good_edit"]})
     lines = [json.loads(l) for l in services.log_path.read_text().splitlines() if l.startswith("{")]
-    scored = [l for l in lines if l.get("message") == "scored" and revs["good_edit"] in l.get("rev_ids", [])]
+    scored = [l for l in lines if l.get("message") == "scored" and revs["good_edit"] in l.get("keys", [])]
     assert scored and {"fetch_ms", "features_ms", "predict_ms"} <= set(scored[-1])
     with urllib.request.urlopen(f"{services.url}/metrics") as answer:
         metrics = answer.read().decode()
@@ -208,7 +212,7 @@ def test_logs_and_metrics_per_stage(stack, revs):
 def test_grpc_to_triton_gives_the_same_answer(stack, shipped_repo, wiki, revs, tmp_path):
     triton, services = stack
     with ServicesProcess(shipped_repo, free_port(), triton.grpc_url, wiki.api_url, protocol="grpc-v2",
-                         log_path=tmp_path / "grpc.log") as grpc_services:
+                         log_path=tmp_path / "grpc.log", options={"cache": "none"}) as grpc_services:
         ids = [revs[r] for r in SCORABLE]
         assert call(grpc_services.url, {"rev_ids": ids}) == call(services.url, {"rev_ids": ids})
 
@@ -242,7 +246,7 @@ def test_a_wiki_stopped_mid_test_or_too_slow_is_a_bounded_5xx(shipped_repo, stac
     own = LocalWiki(tmp_path / "w2", free_port()).start()
     revs2 = json.loads((own.folder / "revisions.json").read_text())
     with ServicesProcess(shipped_repo, free_port(), triton.http_url, own.api_url, log_path=tmp_path / "a.log",
-                         mediawiki_timeout=3) as services:
+                         options={"mediawiki-timeout": 3, "cache": "none"}) as services:
         assert call(services.url, {"rev_id": revs2["good_edit"]})[0] == 200
         own.stop()
         started = time.monotonic()
@@ -252,7 +256,7 @@ def test_a_wiki_stopped_mid_test_or_too_slow_is_a_bounded_5xx(shipped_repo, stac
     silent = _Silent()
     try:
         with ServicesProcess(shipped_repo, free_port(), triton.http_url, f"http://127.0.0.1:{silent.port}/api.php",
-                             log_path=tmp_path / "b.log", mediawiki_timeout=2) as services:
+                             log_path=tmp_path / "b.log", options={"mediawiki-timeout": 2}) as services:
             started = time.monotonic()
             code, answer = call(services.url, {"rev_id": 3})
             assert code == 504 and answer["error"]["type"] == "MediaWikiTimeout"
@@ -263,7 +267,8 @@ def test_a_wiki_stopped_mid_test_or_too_slow_is_a_bounded_5xx(shipped_repo, stac
 
 def test_a_stopped_triton_is_503(shipped_repo, wiki, revs, tmp_path):
     triton = TritonServer(shipped_repo, Ports(free_port(), free_port(), free_port()), workdir=tmp_path / "t").start()
-    with ServicesProcess(shipped_repo, free_port(), triton.http_url, wiki.api_url, log_path=tmp_path / "s.log") as services:
+    with ServicesProcess(shipped_repo, free_port(), triton.http_url, wiki.api_url, log_path=tmp_path / "s.log",
+                         options={"cache": "none"}) as services:
         assert call(services.url, {"rev_id": revs["good_edit"]})[0] == 200
         triton.stop()
         code, answer = call(services.url, {"rev_id": revs["good_edit"]})
@@ -287,10 +292,10 @@ def test_serve_with_services_and_wiki_cli(lwt, shipped_repo, tmp_path):
     wiki_process = subprocess.Popen([*lwt, "--log-level", "WARNING", "wiki", "up", "--dir", str(tmp_path / "w"),
                                      "--port", str(wiki_port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert wiki_process.stdout.readline().strip() == f"MediaWiki API ready: http://127.0.0.1:{wiki_port}/api.php"
-    ports = [str(free_port()) for _ in range(4)]
+    ports = [str(free_port()) for _ in range(5)]
     serve = subprocess.Popen([*lwt, "--log-level", "WARNING", "serve", "--repository", str(shipped_repo),
                               "--http-port", ports[0], "--grpc-port", ports[1], "--metrics-port", ports[2],
-                              "--services", "--services-port", ports[3], "--workdir", str(tmp_path / "s"),
+                              "--services", "--services-port", ports[3], "--supervisor-port", ports[4], "--workdir", str(tmp_path / "s"),
                               "--mediawiki-url", f"http://127.0.0.1:{wiki_port}/api.php"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -369,7 +374,9 @@ def test_text_service_answers_like_pytorch_on_the_revision_pair(text_stack, wiki
 
 def test_text_service_errors(text_stack, revs):
     _, services = text_stack
-    assert call(services.url, {"rev_id": 987654}, model="revertrisk-multilingual")[0] == 404
-    assert call(services.url, {"rev_id": revs["hidden_text"]}, model="revertrisk-multilingual")[0] == 410
-    assert call(services.url, {"rev_id": "1"}, model="revertrisk-multilingual")[0] == 400
+    assert call(services.url, {"rev_id": 987654, "lang": "en"}, model="revertrisk-multilingual")[0] == 404
+    assert call(services.url, {"rev_id": revs["hidden_text"], "lang": "en"}, model="revertrisk-multilingual")[0] == 410
+    assert call(services.url, {"rev_id": "1", "lang": "en"}, model="revertrisk-multilingual")[0] == 400
+    assert call(services.url, {"rev_id": 3}, model="revertrisk-multilingual")[0] == 400  # lang is required
+    assert call(services.url, {"rev_id": 3, "lang": "enwiki"}, model="revertrisk-multilingual")[0] == 400
     assert call(services.url, {"rev_id": 3, "lang": "../x"}, model="revertrisk-multilingual")[0] == 400

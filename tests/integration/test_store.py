@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from exporters.repository import sha512_file, staged_version
+from exporters.contract.layout import sha512_file, staged_version
 from exporters.store.s3 import client
-from exporters.store.swift_server import SwiftStore
-from transformers_svc.triton.server import free_port
+from lwt.stack.swift import SwiftStore
+from lwt.stack.process import free_port
 
 SHIPPED = Path(__file__).resolve().parents[2] / "model_repository"
 
@@ -111,7 +111,10 @@ def test_an_interrupted_push_leaves_no_visible_version(lwt, env, s3, tmp_path):
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="interrupted", Prefix="p/").get("Contents", [])]
     assert "p/big/1/SHA512SUMS" not in keys
     result = run(lwt, env, "pull", "s3://interrupted/p", str(tmp_path / "out"))
-    assert result.returncode != 0 and "no SHA512SUMS" in result.stderr
+    # Which object landed first decides the reason (no SHA512SUMS, or no config.pbtxt yet):
+    # the property is that the model is refused and nothing of it is visible.
+    assert result.returncode == 1 and "refused 1 model(s)" in result.stderr and "big:" in result.stderr
+    assert "Traceback" not in result.stderr
     assert not (tmp_path / "out" / "big").exists()
 
 
@@ -136,10 +139,10 @@ def test_clear_errors(lwt, env, tmp_path):
 
 
 def _serve_and_infer(lwt, env, tmp_path, *extra: str) -> str:
-    ports = [str(free_port()) for _ in range(3)]
+    ports = [str(free_port()) for _ in range(4)]
     process = subprocess.Popen(
         [*lwt, "--log-level", "WARNING", "serve", "--repository", "s3://served/p", "--http-port", ports[0],
-         "--grpc-port", ports[1], "--metrics-port", ports[2], "--workdir", str(tmp_path / "w"), *extra],
+         "--grpc-port", ports[1], "--metrics-port", ports[2], "--supervisor-port", ports[3], "--workdir", str(tmp_path / "w"), *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()
@@ -182,3 +185,59 @@ def test_store_up_prints_exports_and_down_stops_everything(lwt, tmp_path):
 
 def _count(name: str) -> int:
     return len(subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout.split())
+
+
+# --- a crafted bucket: keys and SHA512SUMS lines are not trusted as paths ---------------------
+
+def _publish(s3, bucket: str, objects: dict[str, bytes]) -> None:
+    """Objects as a push would leave them: each with its sha512 in the metadata."""
+    import hashlib
+
+    if not _bucket(s3, bucket):
+        s3.create_bucket(Bucket=bucket)
+    for key, body in objects.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha512": hashlib.sha512(body).hexdigest()})
+
+
+def _sums(files: dict[str, bytes]) -> bytes:
+    import hashlib
+
+    return "".join(f"{hashlib.sha512(b).hexdigest()}  {name}\n" for name, b in files.items()).encode()
+
+
+@pytest.mark.parametrize("evil", ["../../../../escape_rel.txt", "/{abs}/escape_abs.txt", "a/../../x.txt", "./x.txt"])
+def test_a_key_that_would_escape_is_refused_and_nothing_is_written_outside(lwt, env, s3, tmp_path, evil):
+    bucket = f"crafted-{abs(hash(evil)) % 10**8}"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    evil = evil.format(abs=str(outside).lstrip("/"))
+    payload = {evil: b"pwned"}
+    _publish(s3, bucket, {"p/m/config.pbtxt": b'name: "m"\n', f"p/m/1/{evil}": b"pwned",
+                          "p/m/1/SHA512SUMS": _sums(payload)})
+    directory = tmp_path / "deep" / "dir"
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    result = run(lwt, env, "pull", f"s3://{bucket}/p", str(directory))
+    assert result.returncode == 1 and "refused 1 model(s)" in result.stderr and "Traceback" not in result.stderr
+    after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert [p for p in after if p not in before] == [Path("deep"), Path("deep/dir")]  # DIR itself, empty
+    for up in (tmp_path.parent, tmp_path.parent.parent):
+        assert not (up / "escape_rel.txt").exists()
+
+
+def test_a_sha512sums_line_that_would_escape_is_refused(lwt, env, s3, tmp_path):
+    files = {"../../sums_escape.txt": b"pwned"}
+    _publish(s3, "crafted-sums", {"p/m/config.pbtxt": b'name: "m"\n', "p/m/1/model.onnx": b"x",
+                                  "p/m/1/SHA512SUMS": _sums(files)})
+    result = run(lwt, env, "pull", "s3://crafted-sums/p", str(tmp_path / "out"))
+    assert result.returncode == 1 and "unsafe path" in result.stderr
+    assert not (tmp_path / "sums_escape.txt").exists() and not (tmp_path.parent / "sums_escape.txt").exists()
+
+
+def test_a_model_named_dot_dot_never_deletes_the_parent(lwt, env, s3, tmp_path):
+    _publish(s3, "crafted-dotdot", {"p/../labels.txt": b"true\n", "p/good/config.pbtxt": b'name: "good"\n'})
+    parent = tmp_path / "parent"
+    (parent / "dir").mkdir(parents=True)
+    (parent / "keep.txt").write_text("still here")
+    result = run(lwt, env, "pull", "s3://crafted-dotdot/p", str(parent / "dir"))
+    assert result.returncode == 1 and "not a valid model name" in result.stderr
+    assert (parent / "keep.txt").read_text() == "still here" and (parent / "dir").is_dir()

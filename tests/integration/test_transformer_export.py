@@ -19,12 +19,14 @@ transformers = pytest.importorskip("transformers")
 import tritonclient.grpc as grpcclient  # noqa: E402
 import tritonclient.http as httpclient  # noqa: E402
 
-from exporters.repository import verify_version  # noqa: E402
+from exporters.contract.card import read_card  # noqa: E402
+from exporters.contract.layout import verify_version  # noqa: E402
 from exporters.transformer.export import TransformerExportOptions, export_transformer  # noqa: E402
 from exporters.transformer.synthetic import build_bert_classifier  # noqa: E402
 from exporters.transformer.tasks import TASKS, torch_module  # noqa: E402
 from exporters.triton_config import read_config  # noqa: E402
-from transformers_svc.triton.server import Ports, TritonServer, free_port  # noqa: E402
+from lwt.stack.process import free_port  # noqa: E402
+from lwt.stack.triton import Ports, TritonServer  # noqa: E402
 
 TEXTS = ["Jazz is a music genre.", "PLANTS ARE STUPID lol", "Der Mount Everest ist der höchste Berg der Erde, "
          "gelegen im Himalaya an der Grenze zwischen Nepal und China.", "ok", "asdf jkjk asdf jkjk asdf"]
@@ -146,10 +148,11 @@ def test_entry_layout_card_and_tokenizer(tf_repository, tiny_bert):
         ("input_ids", [-1], "TYPE_INT64"), ("attention_mask", [-1], "TYPE_INT64"), ("token_type_ids", [-1], "TYPE_INT64")]
     assert list(config.dynamic_batching.preferred_batch_size) == [4, 8, 16, 32]
     assert (entry / "labels.txt").read_text().split() == ["false", "true"]
-    card = yaml.safe_load((entry / "1" / "model.yaml").read_text())
-    assert card["task"] == "sequence-classification" and card["labels"] == ["false", "true"]
-    assert card["parity"]["passed"] and card["parity"]["max_abs_diff"] <= 1e-4
-    assert card["max_sequence_length"] == 512 and set(card["tokenizer"]["sha512"]) >= {"vocab.txt", "tokenizer.json"}
+    card = read_card(entry / "1")
+    assert card.task == "sequence-classification" and card.labels == ["false", "true"]
+    assert card.parity.passed and card.parity.max_abs_diff <= 1e-4 and card.service == "text-classification"
+    assert card.transformer.max_sequence_length == 512
+    assert set(card.transformer.tokenizer.sha512) >= {"vocab.txt", "tokenizer.json"}
     loaded = transformers.AutoTokenizer.from_pretrained(entry / "1" / "tokenizer")
     original = transformers.AutoTokenizer.from_pretrained(tiny_bert)
     assert loaded("Jazz is cool")["input_ids"] == original("Jazz is cool")["input_ids"]
@@ -162,8 +165,7 @@ def test_int8_is_smaller_and_its_delta_is_reported(tf_repository, minilm_dir):
     from exporters.transformer import convert
     from exporters.transformer.loading import load_hf_model, sample_batch
 
-    card = yaml.safe_load((tf_repository / "mini-embedding-int8" / "1" / "model.yaml").read_text())
-    int8 = card["int8"]
+    int8 = read_card(tf_repository / "mini-embedding-int8" / "1").transformer.int8.model_dump()
     assert int8["int8_bytes"] < int8["fp32_bytes"] / 2
     hf = load_hf_model(minilm_dir, TASKS["sentence-embedding"])
     feeds = sample_batch(hf, 512)
@@ -177,7 +179,7 @@ def test_int8_is_smaller_and_its_delta_is_reported(tf_repository, minilm_dir):
 
 
 def test_an_int8_bound_the_user_sets_is_enforced(tmp_path, minilm_dir):
-    from exporters.errors import ExportError
+    from exporters.contract.errors import ExportError
 
     with pytest.raises(ExportError, match="above the --max-int8-delta bound"):
         export_transformer(minilm_dir, TransformerExportOptions(
@@ -228,7 +230,7 @@ def test_bad_directories_tasks_and_tokenizers_are_refused(lwt, tmp_path, tiny_be
 
 
 def test_formats_cannot_be_mixed_in_one_model(tmp_path, tiny_bert):
-    from exporters.errors import ExportError
+    from exporters.contract.errors import ExportError
 
     repo = tmp_path / "repo"
     export_transformer(tiny_bert, TransformerExportOptions(name="m", repository=repo, task="sequence-classification",
@@ -247,5 +249,5 @@ def test_a_bert_base_multilingual_shaped_classifier_exports_with_parity(tmp_path
     assert summary["parity"]["passed"] and summary["parity"]["max_abs_diff"] <= 1e-4
     config = read_config(tmp_path / "repo" / "bert-base" / "config.pbtxt")
     assert list(config.output[0].dims) == [2]
-    card = yaml.safe_load((tmp_path / "repo" / "bert-base" / "1" / "model.yaml").read_text())
-    assert card["source"]["model_type"] == "bert" and card["optimization"].startswith("onnxruntime.transformers")
+    card = read_card(tmp_path / "repo" / "bert-base" / "1")
+    assert card.transformer.model_type == "bert" and card.transformer.optimization.startswith("onnxruntime.transformers")

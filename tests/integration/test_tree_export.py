@@ -12,8 +12,9 @@ import pytest
 import tritonclient.http as httpclient
 import yaml
 
-from exporters.errors import ExportError
-from exporters.repository import sha512_file, verify_version
+from exporters.contract.errors import ExportError
+from exporters.contract.card import read_card
+from exporters.contract.layout import sha512_file, verify_version
 from exporters.triton_config import read_config
 from exporters.shipped import TESTING, export_shipped
 from exporters.tree import export as tree_export
@@ -56,11 +57,12 @@ def test_entry_is_a_standard_triton_repository_entry(repository, tree_models, na
     assert config.instance_group[0].kind == config.instance_group[0].KIND_CPU
     labels = (entry / "labels.txt").read_text().splitlines()
     assert len(labels) == tree_models[name].n_outputs == config.output[0].dims[0]
-    card = yaml.safe_load((entry / "1" / "model.yaml").read_text())
-    assert card["source"]["sha512"] == sha512_file(tree_models[name].path)
-    assert card["labels"] == labels and card["n_features"] == models.N_FEATURES
-    assert card["parity"]["passed"] and card["parity"]["max_abs_diff"] <= 1e-5
-    assert set(card["libraries"]) >= {"onnx", "onnxruntime", "scikit-learn"}
+    card = read_card(entry / "1")
+    assert card.source.sha512 == {tree_models[name].path.name: sha512_file(tree_models[name].path)}
+    assert card.labels == labels and card.inputs[0].shape == [-1, models.N_FEATURES]
+    assert card.parity.passed and card.parity.max_abs_diff <= 1e-5
+    assert set(card.libraries) >= {"onnx", "onnxruntime", "scikit-learn"}
+    assert card.family == "tree" and card.service == ("revscoring" if name.startswith("rs-") else None)
     assert verify_version(entry / "1") == []
     check = subprocess.run(["sha512sum", "-c", "SHA512SUMS"], cwd=entry / "1", capture_output=True, text=True)
     assert check.returncode == 0 and "model.onnx: OK" in check.stdout

@@ -18,7 +18,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
-from transformers_svc.triton.server import free_port
+from lwt.stack.process import free_port
 
 MODEL = "sk-gbm"
 
@@ -164,18 +164,20 @@ def _children(pid: int) -> list[int]:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_serve_runs_in_the_foreground_and_stops_everything_on_a_signal(lwt, repository, tmp_path, signum):
-    ports = [str(free_port()) for _ in range(3)]
+    ports = [str(free_port()) for _ in range(4)]
     process = subprocess.Popen(
         [*lwt, "serve", "--repository", str(repository), "--http-port", ports[0], "--grpc-port", ports[1],
-         "--metrics-port", ports[2], "--workdir", str(tmp_path / "work")],
+         "--metrics-port", ports[2], "--supervisor-port", ports[3], "--workdir", str(tmp_path / "work")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    line = process.stdout.readline()
-    assert "Triton ready" in line and str(tmp_path / "work" / "tritonserver.log") in line
-    triton_pids = _children(process.pid)
-    stubs = [c for p in triton_pids for c in _children(p)]
-    assert triton_pids and stubs, "tritonserver and its backend stubs should be running"
-    process.send_signal(signum)
+    try:
+        line = process.stdout.readline()
+        assert "Triton ready" in line and str(tmp_path / "work" / "tritonserver.log") in line
+        triton_pids = _children(process.pid)
+        stubs = [c for p in triton_pids for c in _children(p)]
+        assert triton_pids and stubs, "tritonserver and its backend stubs should be running"
+    finally:
+        process.send_signal(signum)
     assert process.wait(timeout=60) == 0
     time.sleep(0.5)
     for pid in triton_pids + stubs:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from exporters import parity
-from exporters.errors import ExportError
+from exporters.contract.errors import ExportError
 from exporters.verify_data import read_verify_data
 
 

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from exporters.errors import ExportError
-from exporters.repository import parse_sha512sums, staged_version, verify_version
+from exporters.contract.errors import ExportError
+from exporters.contract.layout import parse_sha512sums, staged_version, verify_version
 from exporters.triton_config import EntryConfig, Tensor, read_config, render_config
 
 

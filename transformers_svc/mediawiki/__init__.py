@@ -1,1 +1,1 @@
-"""MediaWiki: the async API client services use, and a real local wiki for tests and the demo."""
+"""MediaWiki: the async Action API client services use."""

@@ -1,0 +1,119 @@
+"""`lwt bench compare|services|tune`: measurements, side by side in one run."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+from exporters.contract.errors import UsageError
+
+RESULTS = Path("results")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser("bench", help="rps and latency against SLOs, side by side with today's server")
+    actions = bench.add_subparsers(dest="action", required=True, metavar="{compare,services,tune}")
+    compare = actions.add_parser("compare", help="baseline vs Triton (batching off/on) vs identity, in one run")
+    compare.add_argument("model", metavar="MODEL",
+                         help="enwiki-reverted, damaging-size (80 features, 500 trees), bert-base or bert-tiny")
+    compare.add_argument("--duration", type=float, default=10.0, help="seconds per scenario (default 10)")
+    compare.add_argument("--concurrency", type=int, help="concurrent clients (default 16; 8 for BERT)")
+    compare.add_argument("--slo", help="e.g. p99<=50ms: checked, and the max rps within it found by a rate sweep")
+    compare.add_argument("--scenarios", help="comma-separated subset of scenario names")
+    compare.add_argument("--json", type=Path, help="also write the scenario list to this file")
+    compare.add_argument("--results", type=Path, default=RESULTS, help="folder for JSON, Markdown and PNG")
+    compare.add_argument("--no-wrk", action="store_true", help="Python load generator for REST too")
+    compare.set_defaults(handler=_compare)
+    services = actions.add_parser("services", help="the transformer services' own overhead (minus MediaWiki and Triton)")
+    services.add_argument("--requests", type=int, default=300, help="sequential requests (default 300)")
+    services.add_argument("--duration", type=float, default=10.0, help="seconds of closed-loop load (default 10)")
+    services.add_argument("--concurrency", type=int, default=8)
+    services.add_argument("--json", type=Path, help="also write the result to this file")
+    services.set_defaults(handler=_services)
+    tune = actions.add_parser("tune", help="sweep queue delay, preferred batch sizes and instances")
+    tune.add_argument("model", metavar="MODEL")
+    tune.add_argument("--duration", type=float, default=5.0, help="seconds per trial (default 5)")
+    tune.add_argument("--concurrency", type=int, default=16)
+    tune.add_argument("--slo", help="e.g. p99<=10ms (default: the most rps)")
+    tune.add_argument("--output", type=Path, help="where the winning config.pbtxt goes")
+    tune.add_argument("--results", type=Path, default=RESULTS)
+    tune.set_defaults(handler=_tune)
+
+
+def _slo(text: str | None):
+    from benchmarks.sweep import Slo
+
+    if text is None:
+        return None
+    try:
+        return Slo.parse(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _bench_model(name: str):
+    from benchmarks.models import build
+
+    try:
+        return build(name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from benchmarks import report
+    from benchmarks.compare import compare
+
+    slo = _slo(args.slo)
+    bench = _bench_model(args.model)
+    concurrency = args.concurrency or (8 if bench.kind == "text" else 16)
+    only = [s.strip() for s in args.scenarios.split(",")] if args.scenarios else None
+    with tempfile.TemporaryDirectory(prefix="lwt-bench-") as work:
+        results = compare(bench, Path(work), args.duration, concurrency, only, slo, use_wrk=not args.no_wrk)
+    command = "lwt bench " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("compare"):]) \
+        if "compare" in sys.argv else f"lwt bench compare {args.model}"
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    paths = report.write(args.results / stamp, args.model, results, command)
+    slim = [{k: r[k] for k in ("name", "rps", "p50_ms", "p90_ms", "p99_ms", "errors")} | (
+        {"max_rps_within_slo": r["slo"]["max_rps_within_slo"]} if "slo" in r else {}) for r in results]
+    if args.json:
+        args.json.write_text(json.dumps(slim, indent=2))
+    print(paths["markdown"].read_text())
+    print(f"results: {paths['json']}, {paths['png']}")
+    if slo is not None:
+        met = [r["name"] for r in results if slo.met(r)]
+        print(f"SLO {slo}: met by {', '.join(met) or 'no scenario'} at full closed-loop load")
+    return 0
+
+
+def _services(args: argparse.Namespace) -> int:
+    from benchmarks.services import measure_services
+
+    result = measure_services(args.requests, args.duration, args.concurrency)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    load = result["closed_loop"]
+    print(f"services overhead (request in to response out, minus MediaWiki and Triton): p50 "
+          f"{result['overhead_p50_ms']} ms, p90 {result['overhead_p90_ms']} ms over {result['requests']} requests; "
+          f"stage medians {result['stage_medians_ms']}; closed loop x{args.concurrency}: {load['rps']} rps, "
+          f"p50 {load['p50_ms']} ms, p99 {load['p99_ms']} ms, {load['errors']} errors")
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from benchmarks.tune import tune
+
+    bench = _bench_model(args.model)
+    output = args.output or args.results / f"{args.model}.tuned.pbtxt"
+    with tempfile.TemporaryDirectory(prefix="lwt-tune-") as work:
+        summary = tune(bench, Path(work), args.duration, args.concurrency, _slo(args.slo), output)
+    best = summary["best"]
+    print(f"best for {args.model}: queue delay {best['max_queue_delay_microseconds']} us, preferred "
+          f"{best['preferred_batch_size'] or 'none'}, {best['instance_count']} instance(s): {best['rps']} rps, "
+          f"p99 {best['p99_ms']} ms{'' if summary['met_slo'] else ' (no trial met the SLO)'}; config -> {output}")
+    return 0

@@ -1,0 +1,138 @@
+"""A real, throwaway MediaWiki (Debian's `mediawiki` 1.39, SQLite, `php -S`) on 127.0.0.1.
+
+`lwt wiki up` installs it in a folder of its own (the package's config is untouched),
+creates the fixture's editors with their groups and registration dates, imports the dump,
+hides the text of the revisions the manifest marks `hidden_text` (revision deletion), and
+serves `api.php` until stopped. The manifest maps each fixture revision's role
+(`good_edit`, `vandalism_badwords`, ...) to the revision id the import gave it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lwt.stack.process import ManagedProcess, ServerError, http_ok
+
+MEDIAWIKI = Path("/usr/share/mediawiki")
+FIXTURE = Path(__file__).parent / "fixture" / "enwiki-fixture.xml"
+PASSWORD = "LongPassword-123"
+DELETED_TEXT = 1  # RevisionRecord::DELETED_TEXT
+
+
+class WikiError(ServerError):
+    """The local wiki could not be set up or started."""
+
+    kind = "WikiError"
+
+
+def manifest_for(dump: Path) -> dict[str, Any]:
+    """The `.yaml` beside a dump (users to create, revision roles); empty when absent."""
+    path = dump.with_suffix(".yaml")
+    return yaml.safe_load(path.read_text()) if path.is_file() else {"users": [], "revisions": []}
+
+
+class LocalWiki(ManagedProcess):
+    name = "the local MediaWiki"
+    error = WikiError
+    start_timeout = 30.0
+
+    def __init__(self, folder: Path, port: int, dump: Path = FIXTURE) -> None:
+        self.folder = Path(folder).resolve()
+        super().__init__(self.folder / "php.log", {"http": port}, cwd=MEDIAWIKI)
+        self.port = port
+        self.dump = Path(dump).resolve()
+        self.manifest = manifest_for(self.dump)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api.php"
+
+    @property
+    def settings(self) -> Path:
+        return self.folder / "LocalSettings.php"
+
+    def _php(self, *args: str) -> str:
+        env = {**os.environ, "MW_CONFIG_FILE": str(self.settings)}
+        result = subprocess.run(["php", *args], cwd=MEDIAWIKI, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            lines = (result.stderr or result.stdout).strip().splitlines()
+            raise WikiError(f"php {args[0]} failed: {lines[-1] if lines else result.returncode}")
+        return result.stdout
+
+    def install(self) -> None:
+        if not (MEDIAWIKI / "maintenance" / "install.php").is_file():
+            raise WikiError("Debian's mediawiki package is not installed (make setup installs it)")
+        if not self.dump.is_file():
+            raise WikiError(f"{self.dump}: no such dump file")
+        if self.settings.exists():
+            raise WikiError(f"{self.folder} already holds a wiki; use an empty folder")
+        (self.folder / "db").mkdir(parents=True, exist_ok=True)
+        self._php("maintenance/install.php", "--dbtype", "sqlite", "--dbpath", str(self.folder / "db"),
+                  "--dbname", "wiki", "--server", f"http://127.0.0.1:{self.port}", "--scriptpath", "",
+                  "--confpath", str(self.folder), "--pass", PASSWORD, "--lang", "en", "TestWiki", "Admin")
+        with open(self.settings, "a") as settings:
+            settings.write("\n$wgRateLimits = [];\n$wgMainCacheType = CACHE_NONE;\n$wgShowExceptionDetails = false;\n")
+        for user in self.manifest.get("users", []):
+            flags = [f"--{g}" for g in user.get("groups", []) if g in ("bot", "sysop")]
+            self._php("maintenance/createAndPromote.php", *flags, user["name"], PASSWORD)
+        self._php("maintenance/importDump.php", "--no-updates", str(self.dump))
+        for script in ("rebuildrecentchanges.php", "initSiteStats.php", "initEditCount.php"):
+            self._php(f"maintenance/{script}")
+        self._fix_database()
+
+    def _fix_database(self) -> None:
+        """Registration dates from the manifest; revision deletion for `hidden_text`."""
+        db = sqlite3.connect(self.folder / "db" / "wiki.sqlite")
+        try:
+            for user in self.manifest.get("users", []):
+                db.execute("UPDATE user SET user_registration = ? WHERE user_name = ?",
+                           (user["registration"], user["name"]))
+            for role, rev_id in self.revision_ids(db).items():
+                if role.startswith("hidden_text"):
+                    db.execute("UPDATE revision SET rev_deleted = ? WHERE rev_id = ?", (DELETED_TEXT, rev_id))
+            db.commit()
+        finally:
+            db.close()
+
+    def revision_ids(self, db: sqlite3.Connection | None = None) -> dict[str, int]:
+        """`{role: rev_id}` (role made unique per page as `role@Title` when repeated)."""
+        own = db is None
+        db = db or sqlite3.connect(self.folder / "db" / "wiki.sqlite")
+        try:
+            found: dict[str, int] = {}
+            for item in self.manifest.get("revisions", []):
+                namespace, _, title = item["title"].partition(":") if item["title"].startswith("User:") else ("", "", item["title"])
+                ns = 2 if namespace == "User" else 0
+                rows = db.execute(
+                    "SELECT rev_id FROM revision JOIN page ON rev_page = page_id "
+                    "WHERE page_namespace = ? AND page_title = ? ORDER BY rev_timestamp, rev_id",
+                    (ns, title.replace(" ", "_")),
+                ).fetchall()
+                key = item["role"] if item["role"] not in found else f"{item['role']}@{item['title']}"
+                found[key] = int(rows[item["index"]][0])
+            return found
+        finally:
+            if own:
+                db.close()
+
+    def prepare(self) -> None:
+        if (self.folder / "revisions.json").is_file() and self.settings.is_file():
+            return  # installed by an earlier start of this wiki: a restart serves it again
+        self.install()
+        (self.folder / "revisions.json").write_text(json.dumps(self.revision_ids(), indent=2))
+
+    def command(self) -> list[str]:
+        return ["php", "-S", f"127.0.0.1:{self.port}", "-t", str(MEDIAWIKI)]
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "MW_CONFIG_FILE": str(self.settings), "PHP_CLI_SERVER_WORKERS": "4"}
+
+    def ready(self) -> bool:
+        return http_ok(f"{self.api_url}?action=query&meta=siteinfo&format=json")

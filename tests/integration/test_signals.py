@@ -1,0 +1,76 @@
+"""SIGINT or SIGTERM at any moment of `lwt serve`'s start-up or serving: exit 0, nothing left.
+
+A first-round `lwt serve` started Triton before its cleanup was armed: a signal during
+start-up left tritonserver and its stubs running (PPID 1, ports held), and `make test`
+failed on it at random. Here the signal is sent at moments spread over the whole start-up
+(pull-free repository, Triton, the services) and after it, several times each.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from lwt.stack.process import free_port, port_in_use
+
+SHIPPED = Path(__file__).resolve().parents[2] / "model_repository"
+
+
+def _serve(lwt: list[str], workdir: Path, ports: list[int]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*lwt, "serve", "--repository", str(SHIPPED), "--http-port", str(ports[0]), "--grpc-port", str(ports[1]),
+         "--metrics-port", str(ports[2]), "--supervisor-port", str(ports[3]), "--services",
+         "--services-port", str(ports[4]), "--mediawiki-url", "http://127.0.0.1:9/api.php", "--workdir", str(workdir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _watch(process: subprocess.Popen, until: float) -> set[int]:
+    """Every descendant seen until `until` (or until the process ends)."""
+    seen: set[int] = set()
+    root = psutil.Process(process.pid)
+    while time.monotonic() < until and process.poll() is None:
+        try:
+            seen.update(p.pid for p in root.children(recursive=True))
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.03)
+    return seen
+
+
+def _ready_time(lwt: list[str], tmp_path: Path) -> float:
+    ports = [free_port() for _ in range(5)]
+    started = time.monotonic()
+    process = _serve(lwt, tmp_path / "warm", ports)
+    try:
+        assert "Triton ready" in process.stdout.readline()
+        assert "Services ready" in process.stdout.readline()
+        return time.monotonic() - started
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=90) == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_at_any_moment_stops_everything_with_exit_0(lwt, tmp_path, signum):
+    ready_after = _ready_time(lwt, tmp_path)
+    rng = random.Random(signum)
+    moments = sorted(rng.uniform(0.3, ready_after + 1.0) for _ in range(5))
+    for i, moment in enumerate(moments):
+        ports = [free_port() for _ in range(5)]
+        started = time.monotonic()
+        process = _serve(lwt, tmp_path / f"run{i}", ports)
+        descendants = _watch(process, started + moment)
+        process.send_signal(signum)
+        code = process.wait(timeout=90)
+        stderr = process.stderr.read()
+        assert code == 0, f"signal at {moment:.2f} s: exit {code}: {stderr[-500:]}"
+        assert "Traceback" not in stderr
+        alive = [p for p in descendants if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        assert alive == [], f"signal at {moment:.2f} s left {alive} running"
+        assert not any(port_in_use(p) for p in ports), f"signal at {moment:.2f} s left a port bound"

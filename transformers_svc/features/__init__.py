@@ -1,1 +1,0 @@
-"""revscoring feature lists and the offline data they need (stopwords, dictionaries)."""

@@ -1,0 +1,53 @@
+"""Every tunable of the services, in one pydantic-settings class.
+
+Each field can be set by an `LWT_<FIELD>` environment variable (e.g.
+`LWT_MEDIAWIKI_TIMEOUT=2.5`) and overridden by the matching `lwt services` / `lwt serve`
+flag (`--mediawiki-timeout 2.5`). Nothing else in the services reads the environment.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MEDIAWIKI_MAX_REV_ID = 2**32 - 1  # rev_id is an unsigned 32-bit column in MediaWiki's schema
+
+
+def default_user_agent() -> str:
+    """Wikimedia's API policy asks for a descriptive User-Agent with a contact."""
+    return (f"liftwing-triton/{metadata.version('liftwing-triton')} "
+            "(https://wikitech.wikimedia.org/wiki/Machine_Learning/LiftWing; ml-platform) aiohttp")
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LWT_", extra="ignore")
+
+    # MediaWiki: one deadline covers every call of a request, retries and back-off included.
+    mediawiki_url: str | None = None  # one Action API for every wiki (default: derived per wiki)
+    mediawiki_timeout: float = 5.0
+    mediawiki_retries: int = 2
+    mediawiki_backoff: float = 0.1  # first retry delay, doubled each time
+    mediawiki_backoff_max: float = 1.0
+    mediawiki_maxlag: int = 5
+    mediawiki_connections: int = 32
+    mediawiki_keepalive: float = 30.0
+    user_agent: str = default_user_agent()
+    # Triton.
+    predictor_host: str = "127.0.0.1:8000"
+    predictor_protocol: Literal["v2", "grpc-v2"] = "v2"
+    predictor_timeout: int = 10
+    # Requests.
+    max_revisions: int = 50
+    max_body_bytes: int = 1_000_000
+    max_texts: int = 100
+    max_text_chars: int = 10_000
+    # Serving.
+    workers: int = 1
+    # Score cache: "memory" (in-process LRU), "none", or redis://HOST:PORT/DB shared by replicas.
+    cache: str = "memory"
+    cache_size: int = 100_000
+    cache_ttl: int = 7 * 24 * 3600
+    cache_error_ttl: int = 300  # RevisionNotFound / TextDeleted: answers that cannot change soon
+    cache_timeout: float = 0.05  # a slow cache is skipped, never waited for
