@@ -65,14 +65,18 @@ def _response(model: str, name: str, array: np.ndarray) -> InferResponse:
     return InferResponse(response_id="", model_name=model, infer_outputs=[output])
 
 
+# --kind -> the model class; a benchmark family adds its own line.
+KINDS: dict[str, type[kserve.Model]] = {"sklearn": SklearnModel, "torch": TorchModel}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--kind", choices=["sklearn", "torch"], required=True)
+    parser.add_argument("--kind", choices=sorted(KINDS), required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--model-path", required=True)
     parser.add_argument("--port", type=int, required=True)
     args, _ = parser.parse_known_args()
-    model = (SklearnModel if args.kind == "sklearn" else TorchModel)(args.name, args.model_path)
+    model = KINDS[args.kind](args.name, args.model_path)
     model.load()
     registry = ModelRepository()
     registry.update(model)

@@ -71,8 +71,8 @@ class BaselineServer(ManagedProcess):
         self.bench = bench
 
     def command(self) -> list[str]:
-        kind = "sklearn" if self.bench.kind == "tree" else "torch"
-        return [sys.executable, "-m", "benchmarks.baseline_server", "--kind", kind, "--name", self.bench.name,
+        return [sys.executable, "-m", "benchmarks.baseline_server", "--kind", self.bench.baseline_kind,
+                "--name", self.bench.name,
                 "--model-path", str(self.bench.source), "--port", str(self.port)]
 
     def ready(self) -> bool:
@@ -80,6 +80,8 @@ class BaselineServer(ManagedProcess):
 
 
 def scenarios_for(bench: BenchModel, triton: TritonServer, baseline: BaselineServer) -> list[Scenario]:
+    if bench.scenarios is not None:
+        return bench.scenarios(bench, triton, baseline)
     tpid = lambda: triton.process.pid  # noqa: E731
     row = bench.row
     if bench.kind == "tree":

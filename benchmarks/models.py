@@ -10,10 +10,11 @@ and an `identity` model (the protocol ceiling: Triton's and the backend's overhe
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import joblib
 import numpy as np
@@ -24,24 +25,24 @@ from revscoring import Model
 from sklearn.ensemble import GradientBoostingClassifier
 
 from exporters.contract.layout import CONFIG, publish_model_files, staged_version
-from exporters.shipped import TESTING, train_enwiki_reverted
+from exporters.shipped.enwiki_reverted import TESTING, train_enwiki_reverted
 from exporters.tree.export import TreeExportOptions, export_tree
 from exporters.triton_config import EntryConfig, Tensor, read_config, render_config
 from exporters.verify_data import read_verify_data
 
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / "bench"
-TREE_MODELS = ("enwiki-reverted", "damaging-size")
-TEXT_MODELS = ("bert-base", "bert-tiny")
 SEQUENCE = 128
 
 
 @dataclass
 class BenchModel:
     name: str
-    kind: str  # "tree" or "text"
-    source: Path  # the pickle (tree) or HF directory (text) the baseline loads
+    kind: str  # "tree" or "text" (the default scenarios), or a family's own
+    source: Path  # what the baseline server loads (a pickle, a HF directory, a model file)
     repository: Path
     row: dict[str, np.ndarray]  # one request's tensors
+    baseline_kind: str = "sklearn"  # benchmarks.baseline_server's --kind
+    scenarios: Callable[..., list[Any]] | None = None  # (bench, triton, baseline) -> scenarios; None: by kind
 
 
 def _tree_source(name: str, folder: Path) -> tuple[Any, np.ndarray]:
@@ -83,43 +84,61 @@ def unbatched_copy(repository: Path, name: str) -> str:
     return target
 
 
+def _tree(name: str, folder: Path) -> BenchModel:
+    repository, source = folder / "repository", folder / "model.joblib"
+    if not (folder / ".built").exists():
+        estimator, rows = _tree_source(name, folder)
+        joblib.dump(estimator, source)
+        np.save(folder / "rows.npy", rows)
+        export_tree(source, TreeExportOptions(name=name, repository=repository, version=1, progress=False,
+                                              verify_data=folder / "rows.npy"))
+        unbatched_copy(repository, name)
+        identity_entry(repository, rows.shape[1])
+    row = np.load(folder / "rows.npy")[:1]
+    return BenchModel(name, "tree", source, repository, {"input": row.astype(np.float32)}, baseline_kind="sklearn")
+
+
+def _text(name: str, folder: Path) -> BenchModel:
+    repository, source = folder / "repository", folder / "hf"
+    if not (folder / ".built").exists():
+        # Imported here: torch takes seconds to import, and only the text models need it.
+        from exporters.transformer.export import TransformerExportOptions, export_transformer
+        from exporters.transformer.synthetic import build_bert_classifier
+
+        build_bert_classifier(source, name.split("-")[1])
+        for variant, quantize in ((f"{name}-fp32", None), (f"{name}-int8", "int8")):
+            export_transformer(source, TransformerExportOptions(
+                name=variant, repository=repository, task="sequence-classification", quantize=quantize,
+                max_sequence_length=SEQUENCE, version=1, progress=False))
+        identity_entry(repository, SEQUENCE, "TYPE_INT64")
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1000, 20000 if name == "bert-base" else 1999, size=(1, SEQUENCE), dtype=np.int64)
+    ids[0, 0] = 2
+    row = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+    return BenchModel(name, "text", source, repository, row, baseline_kind="torch")
+
+
+# Benchmark model name -> (builder, description). A family adds its own line.
+BUILDERS: dict[str, tuple[Callable[[str, Path], BenchModel], str]] = {
+    "enwiki-reverted": (_tree, "the shipped revscoring GradientBoosting (9 features)"),
+    "damaging-size": (_tree, "a GradientBoosting of ORES damaging's size (80 features, 500 trees)"),
+    "bert-base": (_text, "bert-base-multilingual-shaped classifier, sequence 128"),
+    "bert-tiny": (_text, "a tiny BERT classifier (tests)"),
+}
+
+
 def build(name: str, cache: Path = CACHE) -> BenchModel:
+    """The benchmark model, built once into `.cache/bench/<name>/` (under a lock, so two
+    sessions on one machine never build into the same folder at once)."""
+    if name not in BUILDERS:
+        raise ValueError(f"unknown benchmark model {name!r} (one of {', '.join(BUILDERS)})")
     folder = cache / name
-    repository = folder / "repository"
-    done = folder / ".built"
-    if name in TREE_MODELS:
-        source = folder / "model.joblib"
-        if not done.exists():
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".built").exists():
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
-            estimator, rows = _tree_source(name, folder)
-            joblib.dump(estimator, source)
-            np.save(folder / "rows.npy", rows)
-            export_tree(source, TreeExportOptions(name=name, repository=repository, version=1, progress=False,
-                                                  verify_data=folder / "rows.npy"))
-            unbatched_copy(repository, name)
-            identity_entry(repository, rows.shape[1])
-            done.touch()
-        row = np.load(folder / "rows.npy")[:1]
-        return BenchModel(name, "tree", source, repository, {"input": row.astype(np.float32)})
-    if name in TEXT_MODELS:
-        source = folder / "hf"
-        if not done.exists():
-            # Imported here: torch takes seconds to import, and only the text models need it.
-            from exporters.transformer.export import TransformerExportOptions, export_transformer
-            from exporters.transformer.synthetic import build_bert_classifier
-
-            shutil.rmtree(folder, ignore_errors=True)
-            build_bert_classifier(source, name.split("-")[1])
-            for variant, quantize in ((f"{name}-fp32", None), (f"{name}-int8", "int8")):
-                export_transformer(source, TransformerExportOptions(
-                    name=variant, repository=repository, task="sequence-classification", quantize=quantize,
-                    max_sequence_length=SEQUENCE, version=1, progress=False))
-            identity_entry(repository, SEQUENCE, "TYPE_INT64")
-            done.touch()
-        rng = np.random.default_rng(0)
-        ids = rng.integers(1000, 20000 if name == "bert-base" else 1999, size=(1, SEQUENCE), dtype=np.int64)
-        ids[0, 0] = 2
-        row = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-        return BenchModel(name, "text", source, repository, row)
-    raise ValueError(f"unknown benchmark model {name!r} (one of {', '.join(TREE_MODELS + TEXT_MODELS)})")
+        bench = BUILDERS[name][0](name, folder)
+        (folder / ".built").touch()
+        return bench

@@ -25,6 +25,7 @@ from kserve.model_repository import ModelRepository
 from kserve.model_server import app as kserve_app
 from kserve.protocol.dataplane import DataPlane
 from kserve.protocol.model_repository_extension import ModelRepositoryExtension
+from fastapi import APIRouter
 from kserve.protocol.rest.server import RESTServer
 
 from exporters.contract.card import ModelCard, read_card
@@ -81,15 +82,22 @@ class ModelsDataPlane(DataPlane):
 
 
 class GuardedRESTServer(RESTServer):
-    """KServe's REST server with our handlers and guard, bound where we say."""
+    """KServe's REST server with our handlers and guard, bound where we say, and the
+    routes services add beside KServe's (ORES v3, related articles, ...)."""
 
-    def __init__(self, dataplane: DataPlane, port: int, host: str, settings: ServiceSettings) -> None:
+    def __init__(self, dataplane: DataPlane, port: int, host: str, settings: ServiceSettings,
+                 routes: list[Callable[[APIRouter], None]]) -> None:
         super().__init__(FASTAPI_APP_IMPORT_STRING, dataplane, LockedRepository(dataplane.model_registry), port,
                          grace_period=5, timeout_keep_alive=65)
         self.config.host = host
         self.settings = settings
+        self.routes = routes
 
     def create_application(self) -> None:
+        router = APIRouter()
+        for add in self.routes:
+            add(router)
+        kserve_app.include_router(router)  # before KServe's own: ours are more specific
         super().create_application()
         http_errors.install(kserve_app)  # after KServe's own: ours win for the same classes
         kserve_app.add_middleware(HttpGuard, max_body_bytes=self.settings.max_body_bytes)
@@ -134,6 +142,8 @@ def _text(name: str, card: ModelCard, version: Path, labels: list[str], ctx: Con
 
 # The card's `service` names which transformer answers for a model.
 FACTORIES: dict[str, Factory] = {"revscoring": _revscoring, "text-classification": _text}
+# Routes over several services (e.g. ORES v3): (services, context) -> a function adding them.
+ROUTES: list[Callable[[list[kserve.Model], Context], Callable[[APIRouter], None]]] = []
 
 
 def build_services(repository: Path, ctx: Context, only: list[str] | None = None) -> list[kserve.Model]:
@@ -170,11 +180,13 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
 
 def run(services: list[kserve.Model], ctx: Context, port: int, host: str = "127.0.0.1",
         sock: socket.socket | None = None) -> None:
-    """Serve until SIGINT/SIGTERM (uvicorn's own handling, then re-raised to the caller)."""
+    """Serve until SIGINT/SIGTERM (uvicorn's own handling, then re-raised to the caller).
+    A service with `add_routes(router)` adds routes of its own beside KServe's."""
     registry = ModelRepository()
     for service in services:
         registry.update(service)
-    rest = GuardedRESTServer(ModelsDataPlane(registry, ctx.predictor), port, host, ctx.settings)
+    routes = [s.add_routes for s in services if hasattr(s, "add_routes")] + [add(services, ctx) for add in ROUTES]
+    rest = GuardedRESTServer(ModelsDataPlane(registry, ctx.predictor), port, host, ctx.settings, routes)
     log.info("services ready", extra=fields(port=port, models=[s.name for s in services],
                                             predictor=ctx.settings.predictor_host,
                                             protocol=ctx.settings.predictor_protocol, cache=ctx.cache.kind))

@@ -1,4 +1,9 @@
-"""`lwt export tree|transformer|shipped`: model files -> verified Triton repository entries."""
+"""`lwt export KIND`: model files -> verified Triton repository entries.
+
+`tree`, `transformer` and `shipped` are here; each other family registers its own kind
+from a module of its own (`lwt/commands/export_<family>.py`, listed in FAMILIES), with
+the options every exporter shares (`add_entry_options`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from exporters.contract.layout import check_model_name
 from exporters.settings import settings
 
 SERVICES = list(Service.__args__)  # type: ignore[attr-defined]
+FAMILIES: tuple[Any, ...] = ()  # modules with `register_kind(kinds)`: one per exporter family
 
 
 def positive(text: str) -> int:
@@ -48,7 +54,7 @@ def add_entry_options(parser: argparse.ArgumentParser, max_batch_size: int) -> N
 
 def register(commands: argparse._SubParsersAction) -> None:
     export = commands.add_parser("export", help="export a trained model into a Triton repository")
-    kinds = export.add_subparsers(dest="kind", required=True, metavar="{tree,transformer,shipped}")
+    kinds = export.add_subparsers(dest="kind", required=True, metavar="KIND")
 
     tree = kinds.add_parser("tree", help="scikit-learn, XGBoost, LightGBM or revscoring model -> ONNX")
     tree.add_argument("model_file", type=Path, metavar="MODEL_FILE")
@@ -88,13 +94,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     shipped.add_argument("--json", action="store_true")
     shipped.add_argument("--no-progress", action="store_true")
     shipped.set_defaults(handler=_export_shipped)
+    for family in FAMILIES:
+        family.register_kind(kinds)
 
 
-def _progress(args: argparse.Namespace) -> bool:
+def progress(args: argparse.Namespace) -> bool:
     return not args.no_progress and sys.stderr.isatty()
 
 
-def _print(summary: dict[str, Any] | list[dict[str, Any]], as_json: bool) -> None:
+def print_summary(summary: dict[str, Any] | list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         print(json.dumps(summary, indent=2))
         return
@@ -110,10 +118,10 @@ def _export_tree(args: argparse.Namespace) -> int:
     options = TreeExportOptions(
         name=args.name, repository=args.repository, version=args.version, verify_data=args.verify_data,
         max_batch_size=args.max_batch_size, instance_count=args.instance_count, gpu=args.gpu,
-        force=args.force, progress=_progress(args), wiki_db=args.wiki_db, service=args.service,
+        force=args.force, progress=progress(args), wiki_db=args.wiki_db, service=args.service,
         feature_names=args.feature_names, demonstration=args.demonstration,
     )
-    _print(export_tree(args.model_file, options), args.json)
+    print_summary(export_tree(args.model_file, options), args.json)
     return 0
 
 
@@ -124,16 +132,16 @@ def _export_transformer(args: argparse.Namespace) -> int:
         name=args.name, repository=args.repository, task=args.task, format=args.format, quantize=args.quantize,
         opset=args.opset, max_batch_size=args.max_batch_size, max_sequence_length=args.max_sequence_length,
         instance_count=args.instance_count, gpu=args.gpu, version=args.version, force=args.force,
-        max_int8_delta=args.max_int8_delta, ragged_batch=args.ragged_batch, progress=_progress(args),
+        max_int8_delta=args.max_int8_delta, ragged_batch=args.ragged_batch, progress=progress(args),
         wiki_db=args.wiki_db, service=args.service,
     )
-    _print(export_transformer(args.model_dir, options), args.json)
+    print_summary(export_transformer(args.model_dir, options), args.json)
     return 0
 
 
 def _export_shipped(args: argparse.Namespace) -> int:
     from exporters.shipped import export_shipped
 
-    _print(export_shipped(args.repository, force=args.force, progress=_progress(args),
+    print_summary(export_shipped(args.repository, force=args.force, progress=progress(args),
                           transformers=args.transformers), args.json)
     return 0

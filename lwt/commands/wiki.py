@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from lwt.stack.process import foreground, stop_by_pidfile
-from lwt.stack.wiki import FIXTURE, LocalWiki, WikiError
+from lwt.stack.wiki import LocalWiki, WikiError
 
 PIDFILE = "wiki.pid"
 
@@ -17,7 +17,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     up = actions.add_parser("up", help="install, import the dump and serve api.php until Ctrl-C")
     up.add_argument("--dir", required=True, type=Path, help="a folder for the wiki (an existing one is served again)")
     up.add_argument("--port", type=int, default=18080, help="port (default 18080)")
-    up.add_argument("--dump", type=Path, default=FIXTURE, help="XML dump to import (default: the shipped fixture)")
+    up.add_argument("--dump", type=Path, action="append",
+                    help="XML dump to import; repeat for several (default: every shipped fixture dump)")
     up.set_defaults(handler=_up, foreground=True)
     down = actions.add_parser("down", help="stop the wiki started by `lwt wiki up --dir DIR`")
     down.add_argument("--dir", required=True, type=Path)

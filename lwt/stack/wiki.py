@@ -21,7 +21,8 @@ import yaml
 from lwt.stack.process import ManagedProcess, ServerError, http_ok
 
 MEDIAWIKI = Path("/usr/share/mediawiki")
-FIXTURE = Path(__file__).parent / "fixture" / "enwiki-fixture.xml"
+FIXTURES = Path(__file__).parent / "fixture"
+FIXTURE = FIXTURES / "enwiki-fixture.xml"  # the edit-quality revisions; other dumps add pages beside it
 PASSWORD = "LongPassword-123"
 DELETED_TEXT = 1  # RevisionRecord::DELETED_TEXT
 
@@ -32,10 +33,25 @@ class WikiError(ServerError):
     kind = "WikiError"
 
 
+def fixture_dumps() -> list[Path]:
+    """Every shipped fixture dump, imported in name order (each with its own manifest)."""
+    return sorted(FIXTURES.glob("*.xml"))
+
+
 def manifest_for(dump: Path) -> dict[str, Any]:
-    """The `.yaml` beside a dump (users to create, revision roles); empty when absent."""
+    """The `.yaml` beside a dump: users to create, revision roles, page properties."""
     path = dump.with_suffix(".yaml")
-    return yaml.safe_load(path.read_text()) if path.is_file() else {"users": [], "revisions": []}
+    found = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    return {"users": found.get("users") or [], "revisions": found.get("revisions") or [],
+            "page_props": found.get("page_props") or []}
+
+
+def merged_manifest(dumps: list[Path]) -> dict[str, Any]:
+    merged: dict[str, Any] = {"users": [], "revisions": [], "page_props": []}
+    for dump in dumps:
+        for key, items in manifest_for(dump).items():
+            merged[key].extend(i for i in items if key != "users" or i["name"] not in {u["name"] for u in merged[key]})
+    return merged
 
 
 class LocalWiki(ManagedProcess):
@@ -43,12 +59,13 @@ class LocalWiki(ManagedProcess):
     error = WikiError
     start_timeout = 30.0
 
-    def __init__(self, folder: Path, port: int, dump: Path = FIXTURE) -> None:
+    def __init__(self, folder: Path, port: int, dumps: list[Path] | Path | None = None) -> None:
         self.folder = Path(folder).resolve()
         super().__init__(self.folder / "php.log", {"http": port}, cwd=MEDIAWIKI)
         self.port = port
-        self.dump = Path(dump).resolve()
-        self.manifest = manifest_for(self.dump)
+        chosen = fixture_dumps() if dumps is None else ([dumps] if isinstance(dumps, Path) else list(dumps))
+        self.dumps = [Path(d).resolve() for d in chosen]
+        self.manifest = merged_manifest(self.dumps)
 
     @property
     def api_url(self) -> str:
@@ -69,8 +86,9 @@ class LocalWiki(ManagedProcess):
     def install(self) -> None:
         if not (MEDIAWIKI / "maintenance" / "install.php").is_file():
             raise WikiError("Debian's mediawiki package is not installed (make setup installs it)")
-        if not self.dump.is_file():
-            raise WikiError(f"{self.dump}: no such dump file")
+        missing = [d for d in self.dumps if not d.is_file()]
+        if missing or not self.dumps:
+            raise WikiError(f"{missing[0] if missing else 'no dump'}: no such dump file")
         if self.settings.exists():
             raise WikiError(f"{self.folder} already holds a wiki; use an empty folder")
         (self.folder / "db").mkdir(parents=True, exist_ok=True)
@@ -82,13 +100,16 @@ class LocalWiki(ManagedProcess):
         for user in self.manifest.get("users", []):
             flags = [f"--{g}" for g in user.get("groups", []) if g in ("bot", "sysop")]
             self._php("maintenance/createAndPromote.php", *flags, user["name"], PASSWORD)
-        self._php("maintenance/importDump.php", "--no-updates", str(self.dump))
-        for script in ("rebuildrecentchanges.php", "initSiteStats.php", "initEditCount.php"):
+        for dump in self.dumps:
+            self._php("maintenance/importDump.php", "--no-updates", str(dump))
+        # Links, categories and interlanguage links (the outlink and description models read them).
+        for script in ("refreshLinks.php", "rebuildrecentchanges.php", "initSiteStats.php", "initEditCount.php"):
             self._php(f"maintenance/{script}")
         self._fix_database()
 
     def _fix_database(self) -> None:
-        """Registration dates from the manifest; revision deletion for `hidden_text`."""
+        """Registration dates from the manifest; revision deletion for `hidden_text`; page
+        properties a Wikibase client would set (`wikibase_item`), which no dump carries."""
         db = sqlite3.connect(self.folder / "db" / "wiki.sqlite")
         try:
             for user in self.manifest.get("users", []):
@@ -97,6 +118,14 @@ class LocalWiki(ManagedProcess):
             for role, rev_id in self.revision_ids(db).items():
                 if role.startswith("hidden_text"):
                     db.execute("UPDATE revision SET rev_deleted = ? WHERE rev_id = ?", (DELETED_TEXT, rev_id))
+            for item in self.manifest.get("page_props", []):
+                row = db.execute("SELECT page_id FROM page WHERE page_namespace = 0 AND page_title = ?",
+                                 (item["title"].replace(" ", "_"),)).fetchone()
+                if row is None:
+                    raise WikiError(f"page_props: no page {item['title']!r} in the dumps")
+                for name, value in item["props"].items():
+                    db.execute("INSERT OR REPLACE INTO page_props (pp_page, pp_propname, pp_value, pp_sortkey) "
+                               "VALUES (?, ?, ?, NULL)", (row[0], name, str(value)))
             db.commit()
         finally:
             db.close()

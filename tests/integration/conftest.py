@@ -1,7 +1,11 @@
-"""A real Triton serving a repository of models built in the session."""
+"""Session fixtures shared by the integration tests: the tree models of every family and a
+real Triton serving them, the fixture MediaWiki (every shipped dump) and a copy of the
+shipped repository. Each is started once and stopped at the end of the session."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +15,9 @@ from exporters.tree.export import TreeExportOptions, export_tree
 from tests.integration import models
 from lwt.stack.process import free_port
 from lwt.stack.triton import Ports, TritonServer
+from lwt.stack.wiki import LocalWiki
+
+SHIPPED = Path(__file__).resolve().parents[2] / "model_repository"
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +46,23 @@ def triton(repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Triton
 @pytest.fixture(scope="session")
 def rows() -> np.ndarray:
     return models.rows(200, seed=7)
+
+
+@pytest.fixture(scope="session")
+def wiki(tmp_path_factory: pytest.TempPathFactory) -> LocalWiki:
+    """The fixture MediaWiki with every shipped dump; `revs` maps revision roles to ids."""
+    with LocalWiki(tmp_path_factory.mktemp("wiki") / "w", free_port()) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def revs(wiki: LocalWiki) -> dict[str, int]:
+    return json.loads((wiki.folder / "revisions.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def shipped_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of model_repository/ that tests may serve (never the checkout itself)."""
+    repo = tmp_path_factory.mktemp("svc-repo") / "repository"
+    shutil.copytree(SHIPPED, repo)
+    return repo

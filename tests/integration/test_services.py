@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import yaml
 
-from exporters.shipped import train_enwiki_reverted
-from exporters.enwiki_features import REVERTED
+from exporters.shipped.enwiki_reverted import train_enwiki_reverted
+from exporters.shipped.enwiki_features import REVERTED
 from lwt.stack.wiki import LocalWiki
 from lwt.stack.services import ServicesProcess
 from lwt.stack.process import ServerError, free_port
@@ -25,24 +25,6 @@ from lwt.stack.triton import Ports, TritonServer
 
 SHIPPED = Path(__file__).resolve().parents[2] / "model_repository"
 MODEL = "enwiki-reverted"
-
-
-@pytest.fixture(scope="session")
-def wiki(tmp_path_factory):
-    with LocalWiki(tmp_path_factory.mktemp("wiki") / "w", free_port()) as running:
-        yield running
-
-
-@pytest.fixture(scope="session")
-def revs(wiki) -> dict[str, int]:
-    return json.loads((wiki.folder / "revisions.json").read_text())
-
-
-@pytest.fixture(scope="session")
-def shipped_repo(tmp_path_factory) -> Path:
-    repo = tmp_path_factory.mktemp("svc-repo") / "repository"
-    shutil.copytree(SHIPPED, repo)
-    return repo
 
 
 @pytest.fixture(scope="session")

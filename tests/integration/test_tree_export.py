@@ -16,7 +16,8 @@ from exporters.contract.errors import ExportError
 from exporters.contract.card import read_card
 from exporters.contract.layout import sha512_file, verify_version
 from exporters.triton_config import read_config
-from exporters.shipped import TESTING, export_shipped
+from exporters.shipped import export_shipped
+from exporters.shipped.enwiki_reverted import TESTING
 from exporters.tree import export as tree_export
 from exporters.tree.convert import to_onnx
 from exporters.tree.export import TreeExportOptions, export_tree
