@@ -1,10 +1,12 @@
-"""A real, throwaway MediaWiki (Debian's `mediawiki` 1.39, SQLite, `php -S`) on 127.0.0.1.
+"""A real, throwaway MediaWiki (Debian's `mediawiki` 1.39 on SQLite) on 127.0.0.1.
 
 `lwt wiki up` installs it in a folder of its own (the package's config is untouched),
-creates the fixture's editors with their groups and registration dates, imports the dump,
-hides the text of the revisions the manifest marks `hidden_text` (revision deletion), and
-serves `api.php` until stopped. The manifest maps each fixture revision's role
-(`good_edit`, `vandalism_badwords`, ...) to the revision id the import gave it.
+creates the fixture's editors with their groups and registration dates, imports the
+dumps, hides the text of the revisions the manifests mark `hidden_text` (revision
+deletion), sets page properties, and serves `api.php` until stopped: through Debian's
+nginx and PHP-FPM (a production-like web server: keep-alive, a pool of PHP workers), or
+with `server="builtin"` through PHP's development server (`php -S`). The manifest maps
+each fixture revision's role (`good_edit`, `vandalism_badwords`, ...) to its revision id.
 """
 
 from __future__ import annotations
@@ -54,18 +56,93 @@ def merged_manifest(dumps: list[Path]) -> dict[str, Any]:
     return merged
 
 
-class LocalWiki(ManagedProcess):
-    name = "the local MediaWiki"
+class _Process(ManagedProcess):
+    """php-fpm, nginx or `php -S`: one process of the wiki, started and stopped by LocalWiki."""
+
     error = WikiError
     start_timeout = 30.0
 
-    def __init__(self, folder: Path, port: int, dumps: list[Path] | Path | None = None) -> None:
+    def __init__(self, name: str, command: list[str], log_path: Path, ports: dict[str, int],
+                 env: dict[str, str], ready: Any = None) -> None:
+        super().__init__(log_path, ports, cwd=MEDIAWIKI)
+        self.name = name
+        self._command, self._env, self._ready = command, env, ready
+
+    def command(self) -> list[str]:
+        return self._command
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, **self._env}
+
+    def ready(self) -> bool:
+        return self._ready() if self._ready is not None else True
+
+
+def _fpm_conf(folder: Path, settings: Path, workers: int) -> str:
+    return f"""[global]
+pid = {folder / 'php-fpm.pid'}
+error_log = {folder / 'php-fpm.log'}
+daemonize = no
+
+[wiki]
+user = root
+listen = {folder / 'php-fpm.sock'}
+listen.mode = 0666
+pm = static
+pm.max_children = {workers}
+clear_env = no
+env[MW_CONFIG_FILE] = {settings}
+catch_workers_output = yes
+"""
+
+
+def _nginx_conf(folder: Path, port: int) -> str:
+    temp = folder / "nginx-temp"
+    return f"""worker_processes 1;
+user root;
+pid {folder / 'nginx.pid'};
+error_log {folder / 'nginx-error.log'} warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {temp}/body;
+    fastcgi_temp_path {temp}/fastcgi;
+    proxy_temp_path {temp}/proxy;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    keepalive_timeout 65;
+    keepalive_requests 100000;
+    server {{
+        listen 127.0.0.1:{port};
+        root {MEDIAWIKI};
+        location ~ \\.php$ {{
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+            fastcgi_keep_conn on;
+            fastcgi_pass unix:{folder / 'php-fpm.sock'};
+        }}
+    }}
+}}
+"""
+
+
+class LocalWiki:
+    """The wiki's processes, started and stopped as one (restartable: installed once)."""
+
+    name = "the local MediaWiki"
+
+    def __init__(self, folder: Path, port: int, dumps: list[Path] | Path | None = None,
+                 server: str = "nginx", php_workers: int = 4) -> None:
+        if server not in ("nginx", "builtin"):
+            raise WikiError(f"unknown wiki server {server!r} (nginx or builtin)")
         self.folder = Path(folder).resolve()
-        super().__init__(self.folder / "php.log", {"http": port}, cwd=MEDIAWIKI)
         self.port = port
+        self.server = server
+        self.php_workers = php_workers
         chosen = fixture_dumps() if dumps is None else ([dumps] if isinstance(dumps, Path) else list(dumps))
         self.dumps = [Path(d).resolve() for d in chosen]
         self.manifest = merged_manifest(self.dumps)
+        self.processes: list[_Process] = []
 
     @property
     def api_url(self) -> str:
@@ -74,6 +151,59 @@ class LocalWiki(ManagedProcess):
     @property
     def settings(self) -> Path:
         return self.folder / "LocalSettings.php"
+
+    def _api_ready(self) -> bool:
+        return http_ok(f"{self.api_url}?action=query&meta=siteinfo&format=json")
+
+    def _plan(self) -> list[_Process]:
+        env = {"MW_CONFIG_FILE": str(self.settings)}
+        if self.server == "builtin":
+            return [_Process("php -S", ["php", "-S", f"127.0.0.1:{self.port}", "-t", str(MEDIAWIKI)],
+                             self.folder / "php.log", {"http": self.port},
+                             {**env, "PHP_CLI_SERVER_WORKERS": str(self.php_workers)}, self._api_ready)]
+        for tool in ("/usr/sbin/nginx", "/usr/sbin/php-fpm8.2"):
+            if not Path(tool).exists():
+                raise WikiError(f"{tool} is missing: install Debian's nginx-light and php-fpm (make setup does), "
+                                "or serve with the builtin server")
+        (self.folder / "nginx-temp").mkdir(exist_ok=True)
+        (self.folder / "php-fpm.conf").write_text(_fpm_conf(self.folder, self.settings, self.php_workers))
+        (self.folder / "nginx.conf").write_text(_nginx_conf(self.folder, self.port))
+        socket = self.folder / "php-fpm.sock"
+        return [
+            _Process("php-fpm", ["/usr/sbin/php-fpm8.2", "--nodaemonize", "--allow-to-run-as-root",
+                                 "--fpm-config", str(self.folder / "php-fpm.conf")],
+                     self.folder / "php-fpm.out", {}, env, socket.exists),
+            _Process("nginx", ["/usr/sbin/nginx", "-c", str(self.folder / "nginx.conf"), "-g", "daemon off;"],
+                     self.folder / "nginx.out", {"http": self.port}, {}, self._api_ready),
+        ]
+
+    def start(self, timeout: float = 30.0) -> "LocalWiki":
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if not ((self.folder / "revisions.json").is_file() and self.settings.is_file()):
+            self.install()  # a restart serves the installed wiki again
+            (self.folder / "revisions.json").write_text(json.dumps(self.revision_ids(), indent=2))
+        (self.folder / "php-fpm.sock").unlink(missing_ok=True)
+        self.processes = self._plan()
+        try:
+            for process in self.processes:
+                process.start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def alive(self) -> bool:
+        return bool(self.processes) and all(p.alive() for p in self.processes)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+    def __enter__(self) -> "LocalWiki":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def _php(self, *args: str) -> str:
         env = {**os.environ, "MW_CONFIG_FILE": str(self.settings)}
@@ -150,18 +280,3 @@ class LocalWiki(ManagedProcess):
         finally:
             if own:
                 db.close()
-
-    def prepare(self) -> None:
-        if (self.folder / "revisions.json").is_file() and self.settings.is_file():
-            return  # installed by an earlier start of this wiki: a restart serves it again
-        self.install()
-        (self.folder / "revisions.json").write_text(json.dumps(self.revision_ids(), indent=2))
-
-    def command(self) -> list[str]:
-        return ["php", "-S", f"127.0.0.1:{self.port}", "-t", str(MEDIAWIKI)]
-
-    def environment(self) -> dict[str, str]:
-        return {**os.environ, "MW_CONFIG_FILE": str(self.settings), "PHP_CLI_SERVER_WORKERS": "4"}
-
-    def ready(self) -> bool:
-        return http_ok(f"{self.api_url}?action=query&meta=siteinfo&format=json")
