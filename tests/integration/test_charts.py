@@ -81,7 +81,10 @@ def test_runtimes_serve_v2_http_grpc_cpu_and_gpu():
     for runtime in (cpu, gpu):
         assert runtime["spec"]["protocolVersions"] == ["v2", "grpc-v2"]
         container = runtime["spec"]["containers"][0]
-        assert container["image"] == "nvcr.io/nvidia/tritonserver:24.10-py3"
+        assert container["image"] == "nvcr.io/nvidia/tritonserver:26.02-py3"  # without 2.51's crash
+        restricted = [a for a in container["args"] if a.startswith("--http-restricted-api=")]
+        assert restricted and "model-repository" in restricted[0] and "$(TRITON_ADMIN_KEY)" in restricted[0]
+        assert container["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "liftwing-triton-admin"
         assert "--model-control-mode=explicit" in container["args"] and "--load-model={{.Name}}" in container["args"]
         assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
     assert "nvidia.com/gpu" in gpu["spec"]["containers"][0]["resources"]["limits"]
