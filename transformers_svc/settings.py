@@ -45,6 +45,7 @@ class ServiceSettings(BaseSettings):
     max_text_chars: int = 10_000
     # Serving.
     workers: int = 1
+    text_cache_size: int = 256  # revisions whose text-derived datasources are kept (parents of the next)
     # Score cache: "memory" (in-process LRU), "none", or redis://HOST:PORT/DB shared by replicas.
     cache: str = "memory"
     cache_size: int = 100_000

@@ -101,9 +101,11 @@ def test_probability_equals_revscoring_own_score(stack, revs, revscoring_model, 
 
 
 def test_extended_output_equals_revscoring_api_extractor(stack, revs, reference_extractor):
+    """In both orders: parents scored first (their text-derived datasources come from the
+    services' text cache) and children first (computed afresh)."""
     _, services = stack
     card = yaml.safe_load((SHIPPED / MODEL / "1" / "model.yaml").read_text())
-    for role in SCORABLE:
+    for role in SCORABLE + SCORABLE[::-1]:
         status, answer = call(services.url, {"rev_id": revs[role], "extended_output": True})
         assert status == 200
         features = answer["enwiki"]["scores"][str(revs[role])]["reverted"]["features"]

@@ -29,6 +29,16 @@ class Fetched:
     def text(self, rev_id: int) -> str:
         return main_text(self.revisions[rev_id], rev_id)
 
+    def parent_text_visible(self, rev_id: int) -> bool:
+        parent = int(self.revision(rev_id).get("parentid", 0))
+        if parent not in self.revisions:
+            return False
+        try:
+            main_text(self.revisions[parent], parent)
+        except TextDeleted:
+            return False
+        return True
+
     def parent_text(self, rev_id: int) -> str:
         """The parent's text; empty for a page creation (or a parent the API withholds)."""
         parent = int(self.revision(rev_id).get("parentid", 0))

@@ -6,6 +6,8 @@ re-implemented here) from the prefetched API documents. Several models of one wi
 union of their feature lists, so a datasource they share (the diff, the parsed text,
 the user's registration) is computed once; each model then gets its own features back,
 in its own order. Solving is CPU work: it runs in worker threads, off the event loop.
+What was computed from a revision's text is kept (`text_cache`) for when that revision
+is the parent of the next one scored.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from transformers_svc.errors import RevisionNotFound, ServiceError, TextDeleted
 from transformers_svc.mediawiki.client import MediaWikiClient, deadline
 from transformers_svc.metrics import stage
 from transformers_svc.mediawiki.revisions import Fetched, fetch
+from transformers_svc.revscoring_svc.text_cache import TextCache
 
-Values = list[list[Any]]
+Values = list[list[Any]]  # per model, its feature values in its order
 
 
 def http_cache(fetched: Fetched, rev_id: int) -> MWAPICache:
@@ -40,7 +43,7 @@ def http_cache(fetched: Fetched, rev_id: int) -> MWAPICache:
     user = fetched.users.get(revision.get("user", ""))
     if user is not None:
         cache.add_users_batch_doc([user["name"]], {"query": {"users": [user]}})
-    return cache  # per model, its feature values in its order
+    return cache
 
 
 class NotPrefetched(RuntimeError):
@@ -57,10 +60,11 @@ class _NoNetwork:
 class WikiSolver:
     """Fetch and solve for any subset of one wiki's revscoring models."""
 
-    def __init__(self, wiki: str, client: MediaWikiClient, timeout: float) -> None:
+    def __init__(self, wiki: str, client: MediaWikiClient, timeout: float, text_cache_size: int = 256) -> None:
         self.wiki = wiki
         self.client = client
         self.timeout = timeout
+        self.texts = TextCache(text_cache_size)
         self._local = threading.local()
 
     def _extractor(self) -> Extractor:
@@ -70,14 +74,21 @@ class WikiSolver:
 
     def _solve_one(self, rev_id: int, fetched: Fetched, lists: Sequence[Sequence[Any]]) -> Values | ServiceError:
         union = list(dict.fromkeys(f for features in lists for f in features))
+        sides = self.texts.side_map(union)
+        parent_id = int(fetched.revision(rev_id).get("parentid", 0))
+        if parent_id and not fetched.parent_text_visible(rev_id):
+            parent_id = 0  # never stand in for a text the API now withholds: let revscoring see it
+        cache = self.texts.prefill(sides, rev_id, parent_id)
         try:
-            values = list(self._extractor().extract(rev_id, union, http_cache=http_cache(fetched, rev_id)))
+            values = list(self._extractor().extract(rev_id, union, http_cache=http_cache(fetched, rev_id),
+                                                    cache=cache))
         except rs_errors.TextDeleted as exc:
             return TextDeleted(f"text needed for revision {rev_id} is deleted or hidden ({exc})")
         except rs_errors.RevisionNotFound:
             return RevisionNotFound(f"revision {rev_id} (or its parent) does not exist")
         except (rs_errors.UserDeleted, rs_errors.CommentDeleted) as exc:
             return TextDeleted(f"data needed for revision {rev_id} is deleted or hidden ({type(exc).__name__})")
+        self.texts.keep(sides, rev_id, parent_id, cache)
         by_feature = dict(zip(union, values))
         return [[by_feature[f] for f in features] for features in lists]
 
