@@ -29,10 +29,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--results", type=Path, default=RESULTS, help="folder for JSON, Markdown and PNG")
     compare.add_argument("--no-wrk", action="store_true", help="Python load generator for REST too")
     compare.set_defaults(handler=_compare)
-    services = actions.add_parser("services", help="the transformer services' own overhead (minus MediaWiki and Triton)")
-    services.add_argument("--requests", type=int, default=300, help="sequential requests (default 300)")
+    services = actions.add_parser("services", help="the transformer services' own overhead (minus MediaWiki and "
+                                                   "Triton) and their throughput with 1 and 2 workers")
+    services.add_argument("--requests", type=int, default=0,
+                          help="revisions in the sequential overhead pass (default: every scorable fixture revision)")
     services.add_argument("--duration", type=float, default=10.0, help="seconds of closed-loop load (default 10)")
     services.add_argument("--concurrency", type=int, default=8)
+    services.add_argument("--workers", default="1,2", help="service worker counts to compare (default 1,2)")
+    services.add_argument("--mediawiki-latency", type=float, default=0.0, metavar="MS",
+                          help="add MS milliseconds to every MediaWiki call (a proxy), as slow as production")
     services.add_argument("--json", type=Path, help="also write the result to this file")
     services.set_defaults(handler=_services)
     tune = actions.add_parser("tune", help="sweep queue delay, preferred batch sizes and instances")
@@ -94,14 +99,24 @@ def _compare(args: argparse.Namespace) -> int:
 def _services(args: argparse.Namespace) -> int:
     from benchmarks.services import measure_services
 
-    result = measure_services(args.requests, args.duration, args.concurrency)
+    try:
+        workers = tuple(int(w) for w in args.workers.split(","))
+    except ValueError:
+        raise UsageError(f"--workers takes counts such as 1,2, not {args.workers!r}") from None
+    result = measure_services(args.requests, args.duration, args.concurrency, workers, args.mediawiki_latency)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
-    load = result["closed_loop"]
+    own = result["overhead"]
     print(f"services overhead (request in to response out, minus MediaWiki and Triton): p50 "
-          f"{result['overhead_p50_ms']} ms, p90 {result['overhead_p90_ms']} ms over {result['requests']} requests; "
-          f"stage medians {result['stage_medians_ms']}; closed loop x{args.concurrency}: {load['rps']} rps, "
-          f"p50 {load['p50_ms']} ms, p99 {load['p99_ms']} ms, {load['errors']} errors")
+          f"{own['overhead_p50_ms']} ms, p90 {own['overhead_p90_ms']} ms over {own['requests']} revisions; "
+          f"stage medians {own['stage_medians_ms']}")
+    for row in result["throughput"]:
+        print(f"whole path, {row['workers']} worker(s), {args.concurrency} clients: {row['rps']} rps, "
+              f"p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, {row['errors']} errors")
+    for row in result.get("slow_mediawiki", []):
+        print(f"MediaWiki +{args.mediawiki_latency:g} ms per call, {row['requests']}: {row['rps']} requests/s = "
+              f"{row['revisions_per_s']} revisions/s, p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, "
+              f"{row['errors']} errors")
     return 0
 
 

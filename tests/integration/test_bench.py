@@ -94,13 +94,19 @@ def test_slo_parsing():
     assert np.isfinite(Slo.parse("p50<=1ms").limit_ms)
 
 
-def test_services_overhead_is_measured(lwt, tmp_path):
-    result = subprocess.run([*lwt, "--log-level", "WARNING", "bench", "services", "--requests", "20", "--duration",
-                             "2", "--concurrency", "2", "--json", str(tmp_path / "s.json")],
+def test_services_overhead_workers_and_a_slow_wiki_are_measured(lwt, tmp_path):
+    result = subprocess.run([*lwt, "bench", "services", "--requests", "12", "--duration", "2", "--concurrency", "2",
+                             "--mediawiki-latency", "50", "--json", str(tmp_path / "s.json")],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads((tmp_path / "s.json").read_text())
-    assert data["requests"] == 20 and data["overhead_p50_ms"] > 0
-    assert data["overhead_p50_ms"] <= data["client_p50_ms"]
-    load = data["closed_loop"]
-    assert load["sent"] == load["answered"] + load["errors"] and load["p50_ms"] <= load["p99_ms"]
+    own = data["overhead"]
+    assert own["requests"] + own["not_scored"] == 11 and own["requests"] >= 8
+    assert 0 < own["overhead_p50_ms"] <= own["client_p50_ms"]
+    assert [row["workers"] for row in data["throughput"]] == [1, 2]
+    for row in data["throughput"]:
+        assert row["errors"] == 0 and row["rps"] > 0 and row["p50_ms"] <= row["p99_ms"]
+    single, batched = data["slow_mediawiki"]
+    assert single["errors"] == 0 and batched["errors"] == 0
+    assert single["p50_ms"] >= 2 * 50  # two API calls, each 50 ms late
+    assert "2 worker(s)" in result.stdout and "revisions/s" in result.stdout
