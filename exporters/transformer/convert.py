@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import torch
-from onnxruntime.quantization import QuantType, quantize_dynamic
 from onnxruntime.transformers.optimizer import optimize_model
 from optimum.exporters.onnx import main_export
 
@@ -80,13 +79,6 @@ def optimize(source: Path, target: Path, hf: HFModel) -> str:
         return f"none ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})"
 
 
-def quantize_int8(source: Path, target: Path) -> None:
-    try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
-    except Exception as exc:  # noqa: BLE001
-        raise ExportError(f"int8 quantisation failed: {str(exc).splitlines()[0][:200]}") from exc
-
-
 def to_torchscript(hf: HFModel, task: TaskSpec, target: Path) -> str:
     module = torch_module(task, hf.model)
     with torch.no_grad():
@@ -111,14 +103,6 @@ def run_torchscript(path: Path, hf: HFModel, feeds: dict[str, np.ndarray]) -> np
     module = torch.jit.load(str(path)).eval()
     with torch.no_grad():
         return module(*(torch.from_numpy(feeds[n]) for n in hf.input_names)).numpy()
-
-
-def min_cosine(reference: np.ndarray, other: np.ndarray) -> float:
-    """The worst per-row cosine similarity: how far int8 turned any one answer."""
-    a = reference.reshape(reference.shape[0], -1).astype(np.float64)
-    b = other.reshape(other.shape[0], -1).astype(np.float64)
-    cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)).clip(min=1e-12)
-    return float(cos.min())
 
 
 def compare_outputs(reference: np.ndarray, exported: np.ndarray, task: TaskSpec, tolerance: float,

@@ -14,6 +14,7 @@ import transformers  # noqa: E402
 
 from exporters.contract.errors import ExportError  # noqa: E402
 from exporters.transformer.tasks import TaskSpec  # noqa: E402
+from exporters.transformer.texts import SAMPLE_TEXTS  # noqa: E402
 
 WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "sentencepiece.bpe.model", "spiece.model", "vocab.json")
@@ -70,26 +71,13 @@ def load_hf_model(directory: Path, task: TaskSpec) -> HFModel:
     return HFModel(directory, config, tokenizer, model, names)
 
 
-SAMPLE_TEXTS = [
-    "Photosynthesis converts light energy into chemical energy.",
-    "PLANTS ARE STUPID lol hahahahaha",
-    "Mount Everest is Earth's highest mountain above sea level, located in the Himalayas.",
-    "asdfasdf jkjkjkjk",
-    "Der Jazz ist eine um 1900 in den Südstaaten der USA entstandene Musikrichtung.",
-    "La photosynthèse est le processus bioénergétique qui permet à des organismes de synthétiser de la matière.",
-    "ジャズは19世紀末から20世紀初頭にかけてアメリカ南部の都市を中心に発展した音楽ジャンルである。",
-    "التمثيل الضوئي هو عملية تحويل الطاقة الضوئية إلى طاقة كيميائية.",
-    "ok",
-    "The first recorded ascent was made in 1953 by Tenzing Norgay and Edmund Hillary of the British "
-    "expedition; since then thousands of climbers have reached the summit by the southeast ridge or the "
-    "north ridge, and the mountain has become a symbol of human endurance and of the commercialisation "
-    "of high-altitude climbing.",
-    "{{Infobox mountain | elevation_m = 8848 }} '''Mount Everest''' [[Himalayas]] <ref>Unsworth</ref>",
-    "yo jazz is sooo cool u guys should totally listen to it dude!!!!",
-]
+def tokenize(hf: HFModel, texts: list[str], max_length: int, pad_to: int | None = None) -> dict[str, Any]:
+    padding: dict[str, Any] = {"padding": "max_length", "max_length": pad_to} if pad_to else \
+        {"padding": True, "max_length": max_length}
+    encoded = hf.tokenizer(texts, truncation=True, return_tensors="np", **padding)
+    return {name: encoded[name].astype("int64") for name in hf.input_names}
 
 
 def sample_batch(hf: HFModel, max_length: int) -> dict[str, Any]:
     """Tokenised sample texts of many lengths and scripts, padded: the parity inputs."""
-    encoded = hf.tokenizer(SAMPLE_TEXTS, padding=True, truncation=True, max_length=max_length, return_tensors="np")
-    return {name: encoded[name].astype("int64") for name in hf.input_names}
+    return tokenize(hf, SAMPLE_TEXTS, max_length)

@@ -76,7 +76,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     transformer.add_argument("--quantize", choices=["int8"], help="int8 quantisation (ONNX)")
     transformer.add_argument("--opset", type=positive, default=18, help="ONNX opset (default 18)")
     transformer.add_argument("--max-sequence-length", type=positive, default=512)
-    transformer.add_argument("--max-int8-delta", type=float, help="fail when int8 changes outputs by more")
+    transformer.add_argument("--max-int8-delta", type=float, help="int8: the largest change of any output allowed")
+    transformer.add_argument("--min-cosine", type=float,
+                             help="int8: the worst cosine similarity to fp32 allowed (default 0.99 for embeddings)")
+    transformer.add_argument("--min-label-agreement", type=float,
+                             help="int8: the share of labels that must not change (default 1.0 for classifiers)")
     transformer.add_argument("--ragged-batch", action="store_true",
                              help="allow_ragged_batch on the inputs (our Python backends pad; native ones need equal shapes)")
     transformer.add_argument("--wiki-db", help="the wiki whose text the service fetches (default: enwiki)")
@@ -132,7 +136,8 @@ def _export_transformer(args: argparse.Namespace) -> int:
         name=args.name, repository=args.repository, task=args.task, format=args.format, quantize=args.quantize,
         opset=args.opset, max_batch_size=args.max_batch_size, max_sequence_length=args.max_sequence_length,
         instance_count=args.instance_count, gpu=args.gpu, version=args.version, force=args.force,
-        max_int8_delta=args.max_int8_delta, ragged_batch=args.ragged_batch, progress=progress(args),
+        max_int8_delta=args.max_int8_delta, min_cosine=args.min_cosine, min_label_agreement=args.min_label_agreement,
+        ragged_batch=args.ragged_batch, progress=progress(args),
         wiki_db=args.wiki_db, service=args.service,
     )
     print_summary(export_transformer(args.model_dir, options), args.json)
