@@ -17,7 +17,7 @@ RESULTS = Path("results")
 
 def register(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="rps and latency against SLOs, side by side with today's server")
-    actions = bench.add_subparsers(dest="action", required=True, metavar="{compare,services,tune}")
+    actions = bench.add_subparsers(dest="action", required=True, metavar="{compare,services,slo,tune}")
     compare = actions.add_parser("compare", help="baseline vs Triton (batching off/on) vs identity, in one run")
     compare.add_argument("model", metavar="MODEL",
                          help="enwiki-reverted, damaging-size (80 features, 500 trees), bert-base or bert-tiny")
@@ -40,6 +40,19 @@ def register(commands: argparse._SubParsersAction) -> None:
                           help="add MS milliseconds to every MediaWiki call (a proxy), as slow as production")
     services.add_argument("--json", type=Path, help="also write the result to this file")
     services.set_defaults(handler=_services)
+    slo = actions.add_parser("slo", help="the most rps within an SLO: an open-loop (k6) rate sweep through the "
+                                         "whole path, with a report for a hosting request")
+    slo.add_argument("model", metavar="MODEL", help="a model of model_repository/ (e.g. enwiki-reverted)")
+    slo.add_argument("--slo", required=True, help="e.g. p99<=500ms")
+    slo.add_argument("--through", choices=["services", "triton"], default="services",
+                     help="the services (with the local wiki) or Triton alone (default services)")
+    slo.add_argument("--start", type=float, default=10.0, help="first offered rate, requests/s (default 10)")
+    slo.add_argument("--duration", type=float, default=10.0, help="seconds per rate (default 10)")
+    slo.add_argument("--steps", type=int, default=8, help="rates tried at most (default 8)")
+    slo.add_argument("--workers", type=int, default=1, help="service workers (default 1)")
+    slo.add_argument("--results", type=Path, default=RESULTS, help="folder for JSON, Markdown and PNG")
+    slo.add_argument("--json", type=Path, help="also write the result to this file")
+    slo.set_defaults(handler=_slo_sweep)
     tune = actions.add_parser("tune", help="sweep queue delay, preferred batch sizes and instances")
     tune.add_argument("model", metavar="MODEL")
     tune.add_argument("--duration", type=float, default=5.0, help="seconds per trial (default 5)")
@@ -117,6 +130,24 @@ def _services(args: argparse.Namespace) -> int:
         print(f"MediaWiki +{args.mediawiki_latency:g} ms per call, {row['requests']}: {row['rps']} requests/s = "
               f"{row['revisions_per_s']} revisions/s, p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, "
               f"{row['errors']} errors")
+    return 0
+
+
+def _slo_sweep(args: argparse.Namespace) -> int:
+    from benchmarks.slo import measure_slo, write
+
+    slo = _slo(args.slo)
+    try:
+        result = measure_slo(args.model, slo, args.through, args.start, args.duration, args.steps, args.workers)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    command = "lwt bench " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("slo"):]) \
+        if "slo" in sys.argv else f"lwt bench slo {args.model}"
+    paths = write(result, args.results / dt.datetime.now().strftime("%Y%m%d-%H%M%S"), command)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    print(paths["markdown"].read_text())
+    print(f"results: {paths['json']}, {paths['png']}")
     return 0
 
 
