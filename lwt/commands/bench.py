@@ -17,7 +17,7 @@ RESULTS = Path("results")
 
 def register(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="rps and latency against SLOs, side by side with today's server")
-    actions = bench.add_subparsers(dest="action", required=True, metavar="{compare,services,slo,tune}")
+    actions = bench.add_subparsers(dest="action", required=True, metavar="{compare,services,slo,chaos,tune}")
     compare = actions.add_parser("compare", help="baseline vs Triton (batching off/on) vs identity, in one run")
     compare.add_argument("model", metavar="MODEL",
                          help="enwiki-reverted, damaging-size (80 features, 500 trees), bert-base or bert-tiny")
@@ -40,6 +40,17 @@ def register(commands: argparse._SubParsersAction) -> None:
                           help="add MS milliseconds to every MediaWiki call (a proxy), as slow as production")
     services.add_argument("--json", type=Path, help="also write the result to this file")
     services.set_defaults(handler=_services)
+    chaos = actions.add_parser("chaos", help="requests by status, time to first error and to recovery, hung and "
+                                             "lost answers while Triton, MediaWiki (and Redis) fail")
+    chaos.add_argument("--rate", type=float, default=10.0, help="requests/s of the bounded open-loop load (default 10)")
+    chaos.add_argument("--hold", type=float, default=4.0, help="seconds each fault lasts (default 4)")
+    chaos.add_argument("--settle", type=float, default=12.0, help="seconds of load after each repair (default 12)")
+    chaos.add_argument("--faults", help="comma-separated subset: triton-stopped, triton-killed, mediawiki-stopped, "
+                                        "mediawiki-slow, redis-stopped")
+    chaos.add_argument("--cache", choices=["none", "redis"], default="none",
+                       help="redis: a shared Redis score cache, and the redis-stopped fault (default none)")
+    chaos.add_argument("--json", type=Path, help="also write the result to this file")
+    chaos.set_defaults(handler=_chaos)
     slo = actions.add_parser("slo", help="the most rps within an SLO: an open-loop (k6) rate sweep through the "
                                          "whole path, with a report for a hosting request")
     slo.add_argument("model", metavar="MODEL", help="a model of model_repository/ (e.g. enwiki-reverted)")
@@ -131,6 +142,22 @@ def _services(args: argparse.Namespace) -> int:
               f"{row['revisions_per_s']} revisions/s, p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, "
               f"{row['errors']} errors")
     return 0
+
+
+def _chaos(args: argparse.Namespace) -> int:
+    from benchmarks.chaos import measure_chaos
+
+    only = [f.strip() for f in args.faults.split(",")] if args.faults else None
+    results = measure_chaos(args.rate, args.hold, args.settle, only, args.cache)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    print("| fault | requests | by status | first error after (s) | recovered after repair (s) | hung | lost |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        statuses = ", ".join(f"{k}: {v}" for k, v in r["by_status"].items())
+        print(f"| {r['fault']} | {r['requests']} | {statuses} | {r['first_error_after_s']} | "
+              f"{r['recovered_after_repair_s']} | {r['hung']} | {r['lost']} |")
+    return 0 if all(r["hung"] == 0 and r["lost"] == 0 for r in results) else 1
 
 
 def _slo_sweep(args: argparse.Namespace) -> int:

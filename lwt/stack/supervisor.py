@@ -42,15 +42,17 @@ class TritonSupervisor:
         if port:
             start_http_server(port, addr="127.0.0.1", registry=self.registry)
 
-    def watch(self, others_alive: Callable[[], bool], every: float = 0.5) -> str:
-        """Block while serving; restart Triton whenever it dies. Returns why it stopped
+    def watch(self, others_alive: Callable[[], bool], every: float = 0.5,
+              paused: Callable[[], bool] = lambda: False) -> str:
+        """Block while serving; restart Triton whenever it dies (unless `paused()`: an
+        operator, or the chaos benchmark, keeps it down on purpose). Returns why it stopped
         watching (another server exited); raises ServerError when restarts keep failing."""
         self.up.set(1)
         backoff, failures, started = self.backoff_initial, 0, time.monotonic()
         while True:
             if not others_alive():
                 return "the services exited"
-            if self.triton.alive():
+            if self.triton.alive() or paused():
                 if time.monotonic() - started > self.healthy_after:
                     backoff, failures = self.backoff_initial, 0
                 time.sleep(every)
