@@ -45,8 +45,12 @@ def v2_body(row: dict[str, np.ndarray]) -> bytes:
     return json.dumps({"inputs": inputs}).encode()
 
 
-def http_target(port: int, model: str, row: dict[str, np.ndarray]) -> Target:
-    return Target("http", "127.0.0.1", port, path=f"/v2/models/{model}/infer", body=v2_body(row))
+def http_target(port: int, model: str, row: dict[str, np.ndarray] | list[dict[str, np.ndarray]]) -> Target:
+    """One request's tensors, or several sent in turn (requests of many lengths)."""
+    rows = row if isinstance(row, list) else [row]
+    bodies = tuple(v2_body(r) for r in rows)
+    return Target("http", "127.0.0.1", port, path=f"/v2/models/{model}/infer", body=bodies[0],
+                  bodies=bodies if len(bodies) > 1 else ())
 
 
 def grpc_target(port: int, model: str, row: dict[str, np.ndarray]) -> Target:

@@ -28,6 +28,7 @@ class Target:
     port: int
     path: str = ""  # http: the URL path
     body: bytes = b""  # http: the exact bytes POSTed
+    bodies: tuple[bytes, ...] = ()  # http: several bodies sent in turn (e.g. requests of many lengths)
     headers: tuple[tuple[str, str], ...] = (("Content-Type", "application/json"),)
     model: str = ""  # grpc: the model name
     inputs: tuple[tuple[str, str, Any], ...] = ()  # grpc: (name, datatype, numpy array)
@@ -63,16 +64,21 @@ class LoadResult:
 
 
 class _Http:
-    """A minimal keep-alive HTTP/1.1 client: enough to POST one body and read the answer."""
+    """A minimal keep-alive HTTP/1.1 client: enough to POST bodies (encoded once) in turn
+    and read the answers."""
 
     def __init__(self, target: Target) -> None:
         self.target = target
-        head = [f"POST {target.path} HTTP/1.1", f"Host: {target.host}:{target.port}",
-                f"Content-Length: {len(target.body)}", "Connection: keep-alive"]
-        head += [f"{k}: {v}" for k, v in target.headers]
-        self.request = ("\r\n".join(head) + "\r\n\r\n").encode() + target.body
+        self.requests = [self._encode(body) for body in (target.bodies or (target.body,))]
+        self.turn = os.getpid() % len(self.requests)
         self.sock: socket.socket | None = None
         self.buffer = b""
+
+    def _encode(self, body: bytes) -> bytes:
+        head = [f"POST {self.target.path} HTTP/1.1", f"Host: {self.target.host}:{self.target.port}",
+                f"Content-Length: {len(body)}", "Connection: keep-alive"]
+        head += [f"{k}: {v}" for k, v in self.target.headers]
+        return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
     def _connect(self) -> socket.socket:
         sock = socket.create_connection((self.target.host, self.target.port), timeout=30)
@@ -83,7 +89,8 @@ class _Http:
         try:
             if self.sock is None:
                 self.sock, self.buffer = self._connect(), b""
-            self.sock.sendall(self.request)
+            self.turn = (self.turn + 1) % len(self.requests)
+            self.sock.sendall(self.requests[self.turn])
             status, body_len, close = self._read_head()
             while len(self.buffer) < body_len:
                 chunk = self.sock.recv(65536)
@@ -189,7 +196,7 @@ def _worker(target: Target, clients: int, duration: float, rate: float, start_at
         t.join()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     queue.put((sent[0], np.asarray(latencies, dtype=np.float64), errors[:5], len(errors),
-               usage.ru_utime + usage.ru_stime))
+               usage.ru_utime + usage.ru_stime, time.perf_counter()))
 
 
 def run_load(target: Target, concurrency: int, duration: float, rate: float = 0.0,
@@ -209,8 +216,11 @@ def run_load(target: Target, concurrency: int, duration: float, rate: float = 0.
     for w in workers:
         w.join(timeout=30)
     latencies = np.concatenate([r[1] for r in results]) if results else np.array([])
+    # Requests sent before the end are waited for: the rate is over the time to the last answer
+    # (for requests of seconds, `duration` alone would count their tail as free).
+    elapsed = max([duration] + [r[5] - start_at for r in results])
     return LoadResult(
         sent=sum(r[0] for r in results), answered=int(latencies.size), errors=sum(r[3] for r in results),
-        duration_s=duration, latencies_ms=latencies, loadgen_cpu_s=sum(r[4] for r in results),
+        duration_s=elapsed, latencies_ms=latencies, loadgen_cpu_s=sum(r[4] for r in results),
         error_samples=[e for r in results for e in r[2]][:5],
     )

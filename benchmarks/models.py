@@ -43,6 +43,7 @@ class BenchModel:
     row: dict[str, np.ndarray]  # one request's tensors
     baseline_kind: str = "sklearn"  # benchmarks.baseline_server's --kind
     scenarios: Callable[..., list[Any]] | None = None  # (bench, triton, baseline) -> scenarios; None: by kind
+    lengths: dict[str, Any] | None = None  # with --lengths: the request lengths and padding waste per bucket
 
 
 def _tree_source(name: str, folder: Path) -> tuple[Any, np.ndarray]:

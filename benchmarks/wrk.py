@@ -18,7 +18,14 @@ from benchmarks.load import LoadResult, Target
 _SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-local f = io.open("%s", "rb"); wrk.body = f:read("*all"); f:close()
+local bodies = {}
+for line in io.lines("%s") do bodies[#bodies + 1] = line end
+wrk.body = bodies[1]
+local turn = 0
+request = function()
+  turn = turn %% #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[turn])
+end
 done = function(summary, latency, requests)
   local e = summary.errors
   local errors = e.connect + e.read + e.write + e.status + e.timeout
@@ -37,7 +44,7 @@ def available() -> bool:
 def run_wrk(target: Target, concurrency: int, duration: float, threads: int = 1) -> LoadResult:
     with tempfile.TemporaryDirectory(prefix="lwt-wrk-") as work:
         body = Path(work) / "body"
-        body.write_bytes(target.body)
+        body.write_bytes(b"\n".join(target.bodies or (target.body,)) + b"\n")  # one JSON body per line
         script = Path(work) / "post.lua"
         script.write_text(_SCRIPT % body)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)

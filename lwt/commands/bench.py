@@ -28,6 +28,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--json", type=Path, help="also write the scenario list to this file")
     compare.add_argument("--results", type=Path, default=RESULTS, help="folder for JSON, Markdown and PNG")
     compare.add_argument("--no-wrk", action="store_true", help="Python load generator for REST too")
+    compare.add_argument("--lengths", metavar="fixture|FILE",
+                         help="text models: draw request lengths from the fixture wiki's revision texts (or a file's "
+                              "lines) instead of a fixed 128; one Triton scenario per padding bucket")
     compare.set_defaults(handler=_compare)
     services = actions.add_parser("services", help="the transformer services' own overhead (minus MediaWiki and "
                                                    "Triton) and their throughput with 1 and 2 workers")
@@ -100,6 +103,13 @@ def _compare(args: argparse.Namespace) -> int:
 
     slo = _slo(args.slo)
     bench = _bench_model(args.model)
+    if args.lengths:
+        from benchmarks.lengths import with_lengths
+
+        try:
+            bench = with_lengths(bench, args.lengths)
+        except (ValueError, OSError) as exc:
+            raise UsageError(str(exc)) from exc
     concurrency = args.concurrency or (8 if bench.kind == "text" else 16)
     only = [s.strip() for s in args.scenarios.split(",")] if args.scenarios else None
     with tempfile.TemporaryDirectory(prefix="lwt-bench-") as work:
@@ -113,6 +123,11 @@ def _compare(args: argparse.Namespace) -> int:
     if args.json:
         args.json.write_text(json.dumps(slim, indent=2))
     print(paths["markdown"].read_text())
+    if bench.lengths:
+        print(f"request lengths ({bench.lengths['source']}, {bench.lengths['requests']} requests): p50 "
+              f"{bench.lengths['p50_tokens']:g}, p90 {bench.lengths['p90_tokens']:g}, max {bench.lengths['max_tokens']} "
+              f"tokens; padding waste (padded / real tokens - 1) by bucket: "
+              + ", ".join(f"{k} {v:.0%}" for k, v in bench.lengths["padding_waste"].items()))
     print(f"results: {paths['json']}, {paths['png']}")
     if slo is not None:
         met = [r["name"] for r in results if slo.met(r)]
