@@ -122,4 +122,20 @@ def sample_inputs(model: LoadedModel, rows: int = 2000, seed: int = 0) -> np.nda
         scaler = getattr(model.preprocess, "__self__", None)
         if scaler is not None and hasattr(scaler, "inverse_transform"):
             X = scaler.inverse_transform(X.astype(np.float64)).astype(np.float32)
+            X = X[_clear_of_thresholds(scaler.transform(X.astype(np.float64)), thresholds)]
     return X
+
+
+def _clear_of_thresholds(Z: np.ndarray, thresholds: dict[int, np.ndarray], margin: float = 1e-5) -> np.ndarray:
+    """Rows whose scaled values are not within `margin` (relative) of any split threshold.
+
+    A model that scales its features (revscoring's `center`/`scale`, as ORES trained them)
+    is served scaling in float32, the original scales in float64: a row that the round
+    trip through the raw space left a few ulps from a threshold could fall on either side
+    of it, and that would be float rounding, not the export. Such rows are not parity rows."""
+    keep = np.ones(Z.shape[0], dtype=bool)
+    for j, values in thresholds.items():
+        if values.size:
+            distance = np.min(np.abs(Z[:, j:j + 1] - values[None, :]), axis=1)
+            keep &= distance > margin * np.maximum(1.0, np.abs(Z[:, j]))
+    return keep
