@@ -34,9 +34,9 @@ class ServiceSettings(BaseSettings):
     mediawiki_connections: int = 32
     mediawiki_keepalive: float = 30.0
     user_agent: str = default_user_agent()
-    # Triton.
-    predictor_host: str = "127.0.0.1:8000"
-    predictor_protocol: Literal["v2", "grpc-v2"] = "v2"
+    # Triton: gRPC by default (KServe's REST client, httpx, answered 4x fewer langid requests/s).
+    predictor_host: str = "127.0.0.1:8001"
+    predictor_protocol: Literal["v2", "grpc-v2"] = "grpc-v2"
     predictor_timeout: int = 10
     # Requests.
     max_revisions: int = 50

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                                               metrics=f"127.0.0.1:{ports.metrics}", admin_key=str(triton.admin_key_file)))
         services = None
         if args.services:
-            protocol = args.predictor_protocol or "v2"
+            protocol = args.predictor_protocol or "grpc-v2"
             host = triton.grpc_url if protocol == "grpc-v2" else triton.http_url
             models = None if args.services == "all" else [m.strip() for m in args.services.split(",")]
             services = ServicesProcess(Path(repository), args.services_port, host, args.mediawiki_url, models,

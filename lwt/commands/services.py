@@ -31,7 +31,7 @@ SERVICE_FLAGS: tuple[tuple[str, str, type, str], ...] = (
 
 def add_service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictor-protocol", "--predictor_protocol", choices=["v2", "grpc-v2"], default=None,
-                        help="how the services call Triton: v2 REST or gRPC (default v2)")
+                        help="how the services call Triton: gRPC (default) or v2 REST")
     for flag, dest, kind, helptext in SERVICE_FLAGS:
         parser.add_argument(flag, dest=dest, type=kind, default=None, help=helptext)
 
@@ -48,7 +48,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     services.add_argument("--port", "--http_port", type=int, default=8080, help="HTTP port (default 8080)")
     services.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 in a pod)")
     services.add_argument("--predictor-host", "--predictor_host", default=None,
-                          help="Triton host:port (default 127.0.0.1:8000)")
+                          help="Triton host:port, its gRPC port for grpc-v2 (default 127.0.0.1:8001)")
     services.add_argument("--models", "--model_name", help="comma-separated model names (default: every model with a service)")
     services.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # a worker of --workers N
     add_service_options(services)
