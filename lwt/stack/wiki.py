@@ -27,6 +27,9 @@ FIXTURES = Path(__file__).parent / "fixture"
 FIXTURE = FIXTURES / "enwiki-fixture.xml"  # the edit-quality revisions; other dumps add pages beside it
 PASSWORD = "LongPassword-123"
 DELETED_TEXT = 1  # RevisionRecord::DELETED_TEXT
+# Interwiki prefixes that make `[[fr:Tour Eiffel]]` an interlanguage link; all point at this
+# wiki, where the fixture keeps every language's pages (descriptions.xml).
+INTERLANGUAGE = ("de", "en", "es", "fr", "it", "nl")
 
 
 class WikiError(ServerError):
@@ -36,8 +39,9 @@ class WikiError(ServerError):
 
 
 def fixture_dumps() -> list[Path]:
-    """Every shipped fixture dump, imported in name order (each with its own manifest)."""
-    return sorted(FIXTURES.glob("*.xml"))
+    """Every shipped fixture dump (each with its own manifest): the edit-quality one first,
+    so its revisions keep the ids the README's examples use, then the others by name."""
+    return [FIXTURE, *sorted(p for p in FIXTURES.glob("*.xml") if p != FIXTURE)]
 
 
 def manifest_for(dump: Path) -> dict[str, Any]:
@@ -225,6 +229,7 @@ class LocalWiki:
         self._php("maintenance/install.php", "--dbtype", "sqlite", "--dbpath", str(self.folder / "db"),
                   "--dbname", "wiki", "--server", f"http://127.0.0.1:{self.port}", "--scriptpath", "",
                   "--confpath", str(self.folder), "--pass", PASSWORD, "--lang", "en", "TestWiki", "Admin")
+        self._interlanguage_prefixes()  # before the import: links are parsed with them
         with open(self.settings, "a") as settings:
             settings.write("\n$wgRateLimits = [];\n$wgMainCacheType = CACHE_NONE;\n$wgShowExceptionDetails = false;\n")
         for user in self.manifest.get("users", []):
@@ -236,6 +241,17 @@ class LocalWiki:
         for script in ("refreshLinks.php", "rebuildrecentchanges.php", "initSiteStats.php", "initEditCount.php"):
             self._php(f"maintenance/{script}")
         self._fix_database()
+
+    def _interlanguage_prefixes(self) -> None:
+        db = sqlite3.connect(self.folder / "db" / "wiki.sqlite")
+        try:
+            for prefix in INTERLANGUAGE:
+                db.execute("INSERT OR REPLACE INTO interwiki (iw_prefix, iw_url, iw_api, iw_wikiid, iw_local, iw_trans) "
+                           "VALUES (?, ?, ?, ?, 1, 0)", (prefix, f"http://127.0.0.1:{self.port}/index.php?title=$1",
+                                                         self.api_url, f"{prefix}wiki"))
+            db.commit()
+        finally:
+            db.close()
 
     def _fix_database(self) -> None:
         """Registration dates from the manifest; revision deletion for `hidden_text`; page
