@@ -9,6 +9,7 @@ generator drives both. Run: python -m benchmarks.baseline_server --kind ... --po
 from __future__ import annotations
 
 import argparse
+import importlib
 from typing import Any
 
 import joblib
@@ -20,6 +21,7 @@ from kserve.protocol.dataplane import DataPlane
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from kserve.protocol.model_repository_extension import ModelRepositoryExtension
 from kserve.protocol.rest.server import RESTServer
+
 
 
 class SklearnModel(kserve.Model):
@@ -65,8 +67,22 @@ def _response(model: str, name: str, array: np.ndarray) -> InferResponse:
     return InferResponse(response_id="", model_name=model, infer_outputs=[output])
 
 
-# --kind -> the model class; a benchmark family adds its own line.
-KINDS: dict[str, type[kserve.Model]] = {"sklearn": SklearnModel, "torch": TorchModel}
+# --kind -> "module:class" of the model; a benchmark family adds its own line. Imported by
+# name, only the kind asked for: each baseline process carries its own model's libraries
+# (torch costs a langid baseline 400 MB it does not use), as a Lift Wing server does.
+KINDS: dict[str, str] = {
+    "sklearn": "benchmarks.baseline_server:SklearnModel",
+    "torch": "benchmarks.baseline_server:TorchModel",
+    "fasttext-langid": "benchmarks.langid_baseline:FastTextLangIdModel",
+    "sentence-embedding": "benchmarks.embedding_baseline:SentenceEmbeddingModel",
+    "xgboost": "benchmarks.revertrisk_baseline:XGBoostModel",
+    "descriptions": "benchmarks.descriptions_baseline:DescriptionsBaseline",
+}
+
+
+def model_class(kind: str) -> type[kserve.Model]:
+    module, _, name = KINDS[kind].partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def main() -> None:
@@ -76,7 +92,7 @@ def main() -> None:
     parser.add_argument("--model-path", required=True)
     parser.add_argument("--port", type=int, required=True)
     args, _ = parser.parse_known_args()
-    model = KINDS[args.kind](args.name, args.model_path)
+    model = model_class(args.kind)(args.name, args.model_path)
     model.load()
     registry = ModelRepository()
     registry.update(model)

@@ -36,6 +36,8 @@ class Scenario:
     target: Target
     pid: Callable[[], int]  # the server process to watch
     description: str
+    concurrency: int | None = None  # None: the run's --concurrency
+    python_load: bool = False  # the Python generator even when wrk is there (wrk gives up after 10 s)
 
 
 def v2_body(row: dict[str, np.ndarray]) -> bytes:
@@ -148,9 +150,10 @@ def compare(bench: BenchModel, workdir: Path, duration: float, concurrency: int,
             if only and scenario.name not in only:
                 continue
             warm_up(scenario)
-            result = measure(scenario, concurrency, duration, use_wrk=use_wrk)
+            clients = scenario.concurrency or concurrency
+            result = measure(scenario, clients, duration, use_wrk=use_wrk and not scenario.python_load)
             if slo is not None:
-                result["slo"] = max_rate_within(scenario, slo, result["rps"], duration, concurrency)
+                result["slo"] = max_rate_within(scenario, slo, result["rps"], duration, clients)
             log.info("scenario done", extra=fields(**{k: result[k] for k in ("name", "rps", "p50_ms", "p99_ms", "errors")}))
             results.append(result)
     return results

@@ -11,6 +11,7 @@ and an `identity` model (the protocol ceiling: Triton's and the backend's overhe
 from __future__ import annotations
 
 import fcntl
+import importlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from onnx import helper
 from revscoring import Model
 from sklearn.ensemble import GradientBoostingClassifier
 
+from benchmarks import bench_langid, bench_revertrisk
 from exporters.contract.layout import CONFIG, publish_model_files, staged_version
 from exporters.shipped.enwiki_reverted import TESTING, train_enwiki_reverted
 from exporters.tree.export import TreeExportOptions, export_tree
@@ -119,12 +121,32 @@ def _text(name: str, folder: Path) -> BenchModel:
     return BenchModel(name, "text", source, repository, row, baseline_kind="torch")
 
 
+def _imported(target: str) -> Callable[[str, Path], BenchModel]:
+    """The builder "module:function", imported when called: a family whose module imports
+    this one and `benchmarks.compare` at its top (BenchModel, Scenario), and torch, is not
+    loaded by every benchmark (as baseline_server's KINDS)."""
+    def builder(name: str, folder: Path) -> BenchModel:
+        module, _, function = target.partition(":")
+        return getattr(importlib.import_module(module), function)(name, folder)
+    return builder
+
+
 # Benchmark model name -> (builder, description). A family adds its own line.
 BUILDERS: dict[str, tuple[Callable[[str, Path], BenchModel], str]] = {
     "enwiki-reverted": (_tree, "the shipped revscoring GradientBoosting (9 features)"),
     "damaging-size": (_tree, "a GradientBoosting of ORES damaging's size (80 features, 500 trees)"),
     "bert-base": (_text, "bert-base-multilingual-shaped classifier, sequence 128"),
     "bert-tiny": (_text, "a tiny BERT classifier (tests)"),
+    "langid": (bench_langid.build, "fastText lid.176.ftz: Lift Wing's langid server against Triton (text and ids)"),
+    "mini-embedding": (_imported("benchmarks.bench_embedding:build"),
+                       "all-MiniLM-L6-v2: PyTorch per request vs Triton fp32/int8; index and related"),
+    "revertrisk-la": (bench_revertrisk.build, "an XGBoost over revertrisk-language-agnostic's 68 features, 300 trees: "
+                                              "XGBoost per request vs Triton"),
+    "article-descriptions": (_imported("benchmarks.bench_descriptions:build"),
+                             "mBART-large-shaped generation, beam 2: generate() per request vs the service batching "
+                             "every request's steps on Triton (fp32/int8)"),
+    "article-descriptions-tiny": (_imported("benchmarks.bench_descriptions:build"),
+                                  "the same on a tiny mBART (tests)"),
 }
 
 

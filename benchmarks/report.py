@@ -13,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")  # before pyplot is imported: no display here
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLUMNS = ("name", "rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "errors", "server_cpu_percent",
+COLUMNS = ("name", "rps", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "errors", "server_cpu_percent",
            "server_max_rss_mb", "loadgen_cpu_percent", "generator")
 
 
@@ -27,11 +27,15 @@ def markdown(model: str, results: list[dict[str, Any]], command: str) -> str:
     for r in results:
         slo = r.get("slo", {}).get("max_rps_within_slo", "")
         lines.append("| " + " | ".join(str(r.get(c, "")) for c in COLUMNS) + f" | {slo} |")
-    baseline = next((r for r in results if r["name"] == "baseline"), None)
-    if baseline and baseline["rps"]:
-        lines.append("")
-        lines += [f"- {r['name']}: {r['rps'] / baseline['rps']:.1f}x the baseline's rps, p99 {r['p99_ms']} ms "
-                  f"(baseline {baseline['p99_ms']} ms)" for r in results if r is not baseline]
+    ratios = []
+    for r in results:  # against "baseline", or "baseline-cN" at the same client concurrency
+        baseline = next((b for b in results if b["name"] == "baseline" or (
+            b["name"].startswith("baseline-") and b.get("concurrency") == r.get("concurrency"))), None)
+        if baseline and baseline["rps"] and not r["name"].startswith("baseline"):
+            ratios.append(f"- {r['name']}: {r['rps'] / baseline['rps']:.1f}x the baseline's rps, p95 {r.get('p95_ms')} "
+                          f"ms, p99 {r['p99_ms']} ms (baseline p95 {baseline.get('p95_ms')} ms, p99 {baseline['p99_ms']} ms)")
+    if ratios:
+        lines += ["", *ratios]
     identity = next((r for r in results if r["name"] == "identity"), None)
     batched = next((r for r in results if r["name"] == "triton-batched"), None)
     if identity and batched and identity["rps"]:

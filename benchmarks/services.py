@@ -114,3 +114,48 @@ def _slow_mediawiki(wiki: LocalWiki, triton: TritonServer, work_dir: Path, rev_i
             rows.append({"requests": name, "rps": load["rps"], "revisions_per_s": round(load["rps"] * per_request, 1),
                          "p50_ms": load["p50_ms"], "p99_ms": load["p99_ms"], "errors": load["errors"]})
     return rows
+
+
+RR_MODEL = "revertrisk-language-agnostic"
+
+
+def measure_revertrisk(duration: float = 10.0, concurrency: int = 8, batch: int = 20) -> dict[str, Any]:
+    """revertrisk-language-agnostic's own overhead: every scorable fixture revision as a
+    single `{"lang", "rev_id"}` request, then as `instances` of `batch`, client time minus the
+    service's logged MediaWiki and Triton time (the rest: parsing, features, answers); then a
+    closed loop of single requests through the whole path."""
+    with tempfile.TemporaryDirectory(prefix="lwt-bench-rr-") as work:
+        work_dir = Path(work)
+        with LocalWiki(work_dir / "wiki", free_port()) as wiki, \
+                TritonServer(SHIPPED, Ports(free_port(), free_port(), free_port()), workdir=work_dir / "t") as triton, \
+                ServicesProcess(SHIPPED, free_port(), triton.http_url, wiki.api_url, models=[RR_MODEL],
+                                log_path=work_dir / "rr.log", options={"cache": "none"}) as services:
+            rev_ids = scorable(wiki)
+            url = f"{services.url}/v1/models/{RR_MODEL}:predict"
+            bodies = [{"lang": "en", "rev_id": r} for r in rev_ids]
+            _post(url, json.dumps(bodies[0]).encode())  # warm-up
+            singles = _timed(services, url, bodies)
+            batches = _timed(services, url, [{"instances": bodies[i:i + batch]} for i in range(0, len(bodies), batch)])
+            target = Target("http", "127.0.0.1", services.port, path=f"/v1/models/{RR_MODEL}:predict",
+                            body=json.dumps(bodies[len(bodies) // 2]).encode())
+            run_load(target, concurrency, 1.0)
+            load = run_load(target, concurrency, duration).summary()
+    return {"model": RR_MODEL, "single": singles, f"instances_x{batch}": batches, "concurrency": concurrency,
+            "closed_loop": {k: load[k] for k in ("rps", "p50_ms", "p90_ms", "p99_ms", "errors")}}
+
+
+def _timed(services: ServicesProcess, url: str, bodies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sequential requests, each paired with its own `scored` log line (in order)."""
+    lines_before = len(services.log_path.read_text().splitlines())
+    sent = [_post(url, json.dumps(body).encode()) for body in bodies]
+    time.sleep(0.5)  # the last log line is written after the answer
+    logged = [json.loads(x) for x in services.log_path.read_text().splitlines()[lines_before:]
+              if x.startswith("{") and '"scored"' in x]
+    rows = [(ms, l) for (status, ms), l in zip(sent, logged) if status == 200 and "predict_ms" in l]
+    own = np.array([ms - l["fetch_ms"] - l["predict_ms"] for ms, l in rows])
+    stages = {k: round(float(np.median([l[k] for _, l in rows])), 3)
+              for k in ("fetch_ms", "features_ms", "predict_ms", "mediawiki_calls")}
+    return {"requests": len(rows), "overhead_p50_ms": round(float(np.median(own)), 3),
+            "overhead_p90_ms": round(float(np.percentile(own, 90)), 3),
+            "client_p50_ms": round(float(np.median([ms for ms, _ in rows])), 3), "stage_medians": stages,
+            "max_mediawiki_calls": max(int(l["mediawiki_calls"]) for _, l in rows)}

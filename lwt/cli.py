@@ -16,10 +16,10 @@ import sys
 
 from exporters.contract.errors import LwtError
 from lwt import logs
-from lwt.commands import bench, chart, demo, export, serve, services, store, wiki
+from lwt.commands import bench, cache, chart, demo, export, index, precache, serve, services, store, wiki
 from lwt.stack.process import Interrupted, shutdown
 
-COMMANDS = (export, store, serve, services, wiki, chart, bench, demo)
+COMMANDS = (export, store, serve, services, wiki, chart, bench, demo, index, cache, precache)
 
 
 class Parser(argparse.ArgumentParser):

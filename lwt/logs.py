@@ -30,5 +30,5 @@ def configure(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     if level.upper() != "DEBUG":  # a line per request from each of these: ours already says it
-        for chatty in ("kserve.trace", "httpx", "uvicorn.access"):
+        for chatty in ("kserve.trace", "httpx", "uvicorn.access", "faiss.loader"):
             logging.getLogger(chatty).setLevel(logging.WARNING)

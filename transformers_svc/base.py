@@ -164,7 +164,9 @@ class RowService(kserve.Model, Generic[K]):
         for error in job.errors():
             ERRORS.labels(self.name, error.kind).inc()
         await self.store(job)
-        log.info("scored", extra=fields(model=self.name, keys=[r.key for r in job.rows], errors=len(job.errors()),
+        # Revision ids and page titles are logged; a client's own text (langid, embeddings) is not.
+        keys = [r.key for r in job.rows] if all(isinstance(r.key, int) for r in job.rows) else None
+        log.info("scored", extra=fields(model=self.name, keys=keys, rows=len(job.rows), errors=len(job.errors()),
                                         **job.timings))
         return self.respond(job)
 

@@ -86,7 +86,7 @@ class ScoreCache:
             except (RedisError, OSError, asyncio.TimeoutError) as exc:
                 self._failed("get", exc)
                 return {}
-            found = {k: json.loads(v) for k, v in zip(keys, raw) if v is not None}
+            found = {k: entry for k, v in zip(keys, raw) if v is not None and (entry := _entry(v)) is not None}
         CACHE.labels("hit").inc(len(found))
         CACHE.labels("miss").inc(len(keys) - len(found))
         return found
@@ -117,3 +117,12 @@ class ScoreCache:
     async def close(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
+
+
+def _entry(raw: bytes) -> dict[str, Any] | None:
+    """A cached ORES entry, or None (a miss) for anything else a shared Redis may hold."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and ("score" in value or "error" in value) else None

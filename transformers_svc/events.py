@@ -99,9 +99,11 @@ def _performer(performer: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return out or None
 
 
-def revision_score_event(change: ChangeEvent, scores: Mapping[str, dict[str, Any]], domain: str) -> dict[str, Any]:
-    """A `/mediawiki/revision/score/3.0.0` event for one scored revision; ValueError when
-    it would not validate (it is never sent then)."""
+def revision_score_event(change: ChangeEvent, scores: Mapping[str, dict[str, Any]], domain: str,
+                         errors: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A `/mediawiki/revision/score/3.0.0` event for one scored revision (`errors`: the
+    models that could not score it); ValueError when it would not validate (it is never
+    sent then)."""
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     event: dict[str, Any] = {
         "$schema": "/mediawiki/revision/score/3.0.0",
@@ -115,6 +117,8 @@ def revision_score_event(change: ChangeEvent, scores: Mapping[str, dict[str, Any
         "rev_timestamp": change.rev_timestamp,
         "scores": dict(scores),
     }
+    if errors:
+        event["errors"] = dict(errors)
     performer = _performer(change.performer)
     if performer:
         event["performer"] = performer

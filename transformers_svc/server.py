@@ -14,10 +14,11 @@ routes, health, `/metrics`), through its public classes, with four changes:
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import kserve
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
@@ -34,9 +35,15 @@ from exporters.contract.events import fields
 from exporters.contract.layout import latest_version, model_dirs, read_labels
 from transformers_svc import http_errors
 from transformers_svc.cache import ScoreCache
+from transformers_svc.descriptions_svc.service import build_descriptions_service
+from transformers_svc.embedding_svc.service import build_embedding_service
+from transformers_svc.fasttext_svc.langid import build_langid_service
+from transformers_svc.fasttext_svc.outlink_topic import build_outlink_topic_service
 from transformers_svc.http_guard import HttpGuard
 from transformers_svc.mediawiki.client import MediaWikiClient, api_url_for
+from transformers_svc.ores_v3.routes import ores_v3_routes
 from transformers_svc.predictor import Predictor
+from transformers_svc.revertrisk_svc.service import build_revertrisk_service
 from transformers_svc.revscoring_svc.service import RevscoringService
 from transformers_svc.revscoring_svc.solve import WikiSolver
 from transformers_svc.settings import ServiceSettings
@@ -122,7 +129,8 @@ class Context:
 
     def solver(self, wiki: str) -> WikiSolver:
         if wiki not in self._solvers:
-            self._solvers[wiki] = WikiSolver(wiki, self.client(wiki), self.settings.mediawiki_timeout)
+            self._solvers[wiki] = WikiSolver(wiki, self.client(wiki), self.settings.mediawiki_timeout,
+                                             self.settings.text_cache_size)
         return self._solvers[wiki]
 
 
@@ -141,9 +149,13 @@ def _text(name: str, card: ModelCard, version: Path, labels: list[str], ctx: Con
 
 
 # The card's `service` names which transformer answers for a model.
-FACTORIES: dict[str, Factory] = {"revscoring": _revscoring, "text-classification": _text}
+FACTORIES: dict[str, Factory] = {"revscoring": _revscoring, "text-classification": _text,
+                               "embedding": build_embedding_service, "langid": build_langid_service,
+                               "outlink-topic-model": build_outlink_topic_service,
+                               "revertrisk-language-agnostic": build_revertrisk_service,
+                               "article-descriptions": build_descriptions_service}
 # Routes over several services (e.g. ORES v3): (services, context) -> a function adding them.
-ROUTES: list[Callable[[list[kserve.Model], Context], Callable[[APIRouter], None]]] = []
+ROUTES: list[Callable[[list[kserve.Model], Context], Callable[[APIRouter], None]]] = [ores_v3_routes]
 
 
 def build_services(repository: Path, ctx: Context, only: list[str] | None = None) -> list[kserve.Model]:
@@ -190,4 +202,9 @@ def run(services: list[kserve.Model], ctx: Context, port: int, host: str = "127.
     log.info("services ready", extra=fields(port=port, models=[s.name for s in services],
                                             predictor=ctx.settings.predictor_host,
                                             protocol=ctx.settings.predictor_protocol, cache=ctx.cache.kind))
+    # Models, tokenizers, feature graphs and vocabularies are loaded for good: freezing them
+    # keeps the cyclic garbage collector from walking them again and again while serving
+    # (a langid p99 of 628 ms fell to 59 ms with it).
+    gc.collect()
+    gc.freeze()
     rest.run(sockets=[sock] if sock is not None else None)

@@ -43,6 +43,15 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = 1_000_000
     max_texts: int = 100
     max_text_chars: int = 10_000
+    # article-descriptions generation: over a limit 400, or a bounded queue (then 503).
+    descriptions_max_new_tokens: int = 32  # the model's own max_length applies when smaller
+    descriptions_max_beams: int = 4
+    descriptions_max_rows: int = 32  # sequences (beams of all requests) decoding at once
+    descriptions_max_queue: int = 64  # requests waiting for rows
+    descriptions_queue_timeout: float = 30.0  # seconds a request may wait for rows
+    descriptions_max_source_tokens: int = 256
+    descriptions_encode_batch: int = 8  # requests admitted together share one encoder call
+    descriptions_disconnect_poll: float = 0.05  # seconds between checks that the client is still there
     # Serving.
     workers: int = 1
     text_cache_size: int = 256  # revisions whose text-derived datasources are kept (parents of the next)

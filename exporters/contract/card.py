@@ -118,22 +118,64 @@ class FastTextInfo(_Strict):
     word_ngrams: int
     quantized: bool
     vocabulary_file: str  # in the version folder: the words and ids the service hashes against
-    max_text_chars: int
+    max_text_chars: int | None = None  # the service cuts a text to this many characters (None: never)
+
+
+class Seq2SeqInt8(_Strict):
+    """What int8 quantisation changed against the fp32 graphs on the parity inputs."""
+
+    recipe: str = "dynamic (onnxruntime quantize_dynamic, QInt8 weights)"
+    exact: dict[str, str]  # mode (greedy, beam2, beam4) -> inputs whose hypotheses are all identical, "n/N"
+    agreement: dict[str, float]  # mode -> position-wise agreement of the best hypothesis
+    first_step_max_abs_diff: float
+    fp32_bytes: int
+    int8_bytes: int
 
 
 class Seq2SeqInfo(_Strict):
-    """An encoder-decoder served as two entries; the generation settings the service uses."""
+    """An encoder-decoder served as two entries: `encoder` (an ONNX entry: the encoder and
+    every decoder layer's cross-attention keys/values) and `decoder` (the generator: a
+    Python-backend entry that keeps each sequence's caches and runs decoder steps); what the
+    service needs to build sources and run the search."""
 
     model_type: str
+    architectures: list[str] = Field(default_factory=list)
     encoder: str  # the repository entry names
     decoder: str
+    decoder_file: str = "decoder.onnx"
+    encoder_version: int  # the encoder version this generator version calls
+    opset: int
+    onnx_exporter: str
     quantize: Literal["int8"] | None = None
-    int8_token_agreement: float | None = None
-    generation: dict[str, Any] = Field(default_factory=dict)
+    int8_token_agreement: float | None = None  # mean over modes of int8's best-hypothesis agreement
+    int8: Seq2SeqInt8 | None = None
+    generation: dict[str, Any] = Field(default_factory=dict)  # generation_config.json as exported
+    token_parity: dict[str, str] = Field(default_factory=dict)  # mode -> "n/N" identical to generate()
     tokenizer: Tokenizer
+    vocab_size: int
     num_layers: int
     num_heads: int
     head_dim: int
+    max_positions: int
+    max_rows: int  # sequences (beams) the generator holds at once
+    languages: dict[str, str] = Field(default_factory=dict)  # wiki language -> the model's language code
+    source_layout: Literal["suffix", "prefix"] = "suffix"  # cc25: tokens </s> code; mBART-50: code tokens </s>
+    target_language: Literal["decoder_start", "forced_bos"] = "decoder_start"  # how the output language is set
+
+
+class WordVectorsInfo(_Strict):
+    """A revscoring word-vector mean (articletopic, drafttopic) computed inside the graph: the
+    service solves `words` in the feature's place and sends their rows as `word_ids`."""
+
+    feature: str  # the vector feature's name, as `features` lists it
+    feature_index: int  # its position in `features`
+    column: int  # its first column in the estimator's input
+    dim: int
+    words: str  # the words datasource the service solves instead
+    vocabulary_file: str  # line i = the word of row i
+    vectors_file: str  # float32 [vocabulary_size, dim] (.npy), the table the graph holds
+    vocabulary_size: int
+    vectors_sha256: str
 
 
 class ModelCard(_Strict):
@@ -161,6 +203,7 @@ class ModelCard(_Strict):
     transformer: TransformerInfo | None = None
     fasttext: FastTextInfo | None = None
     seq2seq: Seq2SeqInfo | None = None
+    word_vectors: WordVectorsInfo | None = None
 
     def input(self, name: str) -> Tensor:
         return next(t for t in self.inputs if t.name == name)

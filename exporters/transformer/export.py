@@ -27,7 +27,8 @@ from exporters.transformer.tasks import TASKS, TaskSpec
 from exporters.triton_config import EntryConfig, Tensor, read_config, render_config
 
 LIBRARIES = ("torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxruntime", "tokenizers", "numpy")
-DEFAULT_SERVICES: dict[str, Service] = {"sequence-classification": "text-classification"}
+DEFAULT_SERVICES: dict[str, Service] = {"sequence-classification": "text-classification",
+                                        "sentence-embedding": "embedding"}
 
 
 @dataclass

@@ -34,13 +34,18 @@ class HFModel:
         return [str(id2label[i]) for i in sorted(id2label)] if id2label else []
 
 
-def _check_directory(directory: Path) -> None:
+def check_model_directory(directory: Path) -> None:
+    """A save_pretrained() folder: config and weights (every Hugging Face exporter's first check)."""
     if not directory.is_dir():
         raise ExportError(f"{directory}: no such model directory")
     if not (directory / "config.json").is_file():
         raise ExportError(f"{directory}: not a Hugging Face model directory (no config.json)")
     if not any((directory / w).is_file() for w in WEIGHTS):
         raise ExportError(f"{directory}: no weights (expected one of {', '.join(WEIGHTS)})")
+
+
+def _check_directory(directory: Path) -> None:
+    check_model_directory(directory)
     if not any((directory / t).is_file() for t in TOKENIZER_FILES):
         raise ExportError(f"{directory}: no tokenizer files (the tokenizer is stored beside the model)")
 

@@ -66,6 +66,9 @@ def _xgboost(estimator: Any, n_features: int, scaler: Any) -> onnx.ModelProto:
     # onnxmltools reads classes from the Booster's own config; XGBClassifier's sklearn
     # wrapper of xgboost 3.x is not recognised by its shape calculators.
     booster = estimator.get_booster() if hasattr(estimator, "get_booster") else getattr(estimator, "native", estimator)
+    if booster.feature_names:  # onnxmltools reads splits as f<index> only: convert a copy without names
+        booster = booster.copy()
+        booster.feature_names = None
     return convert_xgboost(booster,
                            initial_types=_initial_types(n_features, "onnxmltools"), target_opset=ML_TOOLS_OPSET)
 

@@ -17,6 +17,7 @@ from exporters.contract.layout import LABELS, publish_model_files, staged_versio
 from exporters.contract.revscoring_features import dump_features
 from exporters.settings import settings
 from exporters.triton_config import EntryConfig, Tensor, render_config
+from exporters.tree import word_vectors
 from exporters.tree.convert import INPUT, OUTPUT, run_onnx, to_onnx
 from exporters.tree.loading import LoadedModel, label_text, load_model
 from exporters.tree.sampling import sample_inputs
@@ -44,12 +45,17 @@ class TreeExportOptions:
     demonstration: bool = False
 
 
-def entry_config(model: LoadedModel, options: TreeExportOptions) -> EntryConfig:
+def entry_config(model: LoadedModel, options: TreeExportOptions,
+                 vectors: word_vectors.VectorLayout | None = None) -> EntryConfig:
     n_outputs = len(model.labels)
+    inputs = [Tensor(INPUT, "TYPE_FP32", (model.n_features,))]
+    if vectors is not None:  # word ids (any count per row) and the other features
+        inputs = [Tensor(word_vectors.WORD_IDS, "TYPE_INT64", (-1,))]
+        inputs += [Tensor(INPUT, "TYPE_FP32", (vectors.n_scalars,))] if vectors.n_scalars else []
     return EntryConfig(
         name=options.name,
         backend="onnxruntime",
-        inputs=[Tensor(INPUT, "TYPE_FP32", (model.n_features,))],
+        inputs=inputs,
         outputs=[Tensor(OUTPUT, "TYPE_FP32", (n_outputs,), label_filename=LABELS)],
         max_batch_size=options.max_batch_size,
         instance_count=options.instance_count,
@@ -126,18 +132,29 @@ def export_tree(model_file: Path, options: TreeExportOptions) -> dict[str, Any]:
     repository = Path(options.repository)
     with staged_version(repository, options.name, options.version, options.force) as (folder, version):
         model = load_model(Path(model_file))
+        vectors = word_vectors.layout_of(model)
         X, inputs = _parity_inputs(model, options)
         steps.update()
-        onnx_bytes = to_onnx(model).SerializeToString()
+        trees = to_onnx(model)
+        onnx_bytes = trees.SerializeToString()
         steps.update()
         result = parity.require(check_parity(model, onnx_bytes, X, inputs, options.tolerance, options.progress))
+        if vectors is not None:  # then the whole graph, from word ids
+            onnx_bytes = word_vectors.compose_with_trees(vectors, trees).SerializeToString()
+            result = parity.require(word_vectors.check_parity(vectors, model, onnx_bytes,
+                                                              word_vectors.scalar_rows(vectors, X[:500]),
+                                                              options.tolerance))
+            word_vectors.write_files(vectors, folder)
         steps.update()
         (folder / "model.onnx").write_bytes(onnx_bytes)
         card = model_card(model, options, result, version)
+        if vectors is not None:
+            card = card.model_copy(update={"inputs": vectors.card_inputs(), "word_vectors": vectors.info()})
         if model.revscoring_features is not None:
-            dump_features(model.revscoring_features, folder)
+            dump_features(vectors.solve_list(model.revscoring_features) if vectors else model.revscoring_features,
+                          folder)
         write_card(folder, card)
-    publish_model_files(repository, options.name, render_config(entry_config(model, options)),
+    publish_model_files(repository, options.name, render_config(entry_config(model, options, vectors)),
                         [label_text(label) for label in model.labels])
     steps.update()
     steps.close()

@@ -213,7 +213,7 @@ class _NativeBooster:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         if type(self.native).__module__.startswith("xgboost"):
-            p = self.native.predict(xgboost.DMatrix(X))
+            p = self.native.predict(xgboost.DMatrix(X, feature_names=self.native.feature_names))
         else:
             p = self.native.predict(X)
         return p if p.ndim == 2 else np.column_stack([1 - p, p])

@@ -17,10 +17,11 @@ RESULTS = Path("results")
 
 def register(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="rps and latency against SLOs, side by side with today's server")
-    actions = bench.add_subparsers(dest="action", required=True, metavar="{compare,services,slo,chaos,tune}")
+    actions = bench.add_subparsers(dest="action", required=True, metavar="{compare,services,ores,slo,chaos,tune}")
     compare = actions.add_parser("compare", help="baseline vs Triton (batching off/on) vs identity, in one run")
     compare.add_argument("model", metavar="MODEL",
-                         help="enwiki-reverted, damaging-size (80 features, 500 trees), bert-base or bert-tiny")
+                         help="enwiki-reverted, damaging-size (80 features, 500 trees), bert-base, bert-tiny, langid, "
+                              "mini-embedding, revertrisk-la or article-descriptions")
     compare.add_argument("--duration", type=float, default=10.0, help="seconds per scenario (default 10)")
     compare.add_argument("--concurrency", type=int, help="concurrent clients (default 16; 8 for BERT)")
     compare.add_argument("--slo", help="e.g. p99<=50ms: checked, and the max rps within it found by a rate sweep")
@@ -42,7 +43,20 @@ def register(commands: argparse._SubParsersAction) -> None:
     services.add_argument("--mediawiki-latency", type=float, default=0.0, metavar="MS",
                           help="add MS milliseconds to every MediaWiki call (a proxy), as slow as production")
     services.add_argument("--json", type=Path, help="also write the result to this file")
+    services.add_argument("--model", choices=["enwiki-reverted", "revertrisk-language-agnostic"],
+                          default="enwiki-reverted", help="the service measured (default enwiki-reverted)")
     services.set_defaults(handler=_services)
+    ores = actions.add_parser("ores", help="3 models x 50 revisions: one ORES v3 request vs 150 single calls "
+                                           "vs a warm cache")
+    ores.add_argument("--rounds", type=int, default=5, help="repetitions of the v3 request and of the 150 calls")
+    ores.add_argument("--cached-requests", type=int, default=300, help="warm-cache v3 requests (default 300)")
+    ores.add_argument("--concurrency", type=int, default=8, help="client concurrency of the single calls (default 8)")
+    ores.add_argument("--cache", choices=["memory", "redis"], default="memory",
+                      help="the warm cache: the embedded LRU (default) or a Redis started here")
+    ores.add_argument("--mediawiki-latency", type=float, default=0.0, metavar="MS",
+                      help="add MS milliseconds to every MediaWiki call (a proxy), as slow as production")
+    ores.add_argument("--json", type=Path, help="also write the scenario list to this file")
+    ores.set_defaults(handler=_ores)
     chaos = actions.add_parser("chaos", help="requests by status, time to first error and to recovery, hung and "
                                              "lost answers while Triton, MediaWiki (and Redis) fail")
     chaos.add_argument("--rate", type=float, default=10.0, help="requests/s of the bounded open-loop load (default 10)")
@@ -138,6 +152,8 @@ def _compare(args: argparse.Namespace) -> int:
 def _services(args: argparse.Namespace) -> int:
     from benchmarks.services import measure_services
 
+    if args.model == "revertrisk-language-agnostic":
+        return _services_revertrisk(args)
     try:
         workers = tuple(int(w) for w in args.workers.split(","))
     except ValueError:
@@ -156,6 +172,45 @@ def _services(args: argparse.Namespace) -> int:
         print(f"MediaWiki +{args.mediawiki_latency:g} ms per call, {row['requests']}: {row['rps']} requests/s = "
               f"{row['revisions_per_s']} revisions/s, p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms, "
               f"{row['errors']} errors")
+    return 0
+
+
+def _services_revertrisk(args: argparse.Namespace) -> int:
+    from benchmarks.services import measure_revertrisk
+
+    result = measure_revertrisk(args.duration, args.concurrency)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    for form in ("single", "instances_x20"):
+        own = result[form]
+        print(f"revertrisk-language-agnostic {form}: overhead (minus MediaWiki and Triton) p50 {own['overhead_p50_ms']} "
+              f"ms, p90 {own['overhead_p90_ms']} ms over {own['requests']} requests; client p50 "
+              f"{own['client_p50_ms']} ms; stage medians {own['stage_medians']}; at most "
+              f"{own['max_mediawiki_calls']} MediaWiki calls per request")
+    load = result["closed_loop"]
+    print(f"whole path, {args.concurrency} clients: {load['rps']} rps, p50 {load['p50_ms']} ms, p99 {load['p99_ms']} ms, "
+          f"{load['errors']} errors")
+    return 0
+
+
+def _ores(args: argparse.Namespace) -> int:
+    from benchmarks.ores import machine_note, measure_ores
+
+    if min(args.rounds, args.cached_requests, args.concurrency) < 1:
+        raise UsageError("--rounds, --cached-requests and --concurrency must be at least 1")
+    results = measure_ores(args.rounds, args.cached_requests, args.concurrency, args.cache, args.mediawiki_latency)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    print("| scenario | wall s | rps | p50 ms | p99 ms | errors | services' stage medians (ms) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['name']} | {r['wall_s']} | {r['rps']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} | "
+              f"{r.get('stages_ms', {})} |")
+    by_name = {r["name"]: r for r in results}
+    speedup = by_name["single-calls"]["wall_s"] / by_name["ores-v3"]["wall_s"]
+    print(f"3 models x 50 revisions: one v3 request is {speedup:.1f}x faster than 150 single calls "
+          f"(target >= 10x); warm-cache p50 {by_name['ores-v3-cached']['p50_ms']} ms (target <= 2 ms); "
+          f"{machine_note()}")
     return 0
 
 

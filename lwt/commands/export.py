@@ -16,9 +16,10 @@ from typing import Any
 from exporters.contract.card import Service
 from exporters.contract.layout import check_model_name
 from exporters.settings import settings
+from lwt.commands import export_fasttext, export_seq2seq
 
 SERVICES = list(Service.__args__)  # type: ignore[attr-defined]
-FAMILIES: tuple[Any, ...] = ()  # modules with `register_kind(kinds)`: one per exporter family
+FAMILIES: tuple[Any, ...] = (export_fasttext, export_seq2seq)  # modules with `register_kind(kinds)`: one per exporter family
 
 
 def positive(text: str) -> int:

@@ -12,7 +12,9 @@ each fixture revision's role (`good_edit`, `vandalism_badwords`, ...) to its rev
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -20,7 +22,10 @@ from typing import Any
 
 import yaml
 
+from exporters.contract.events import fields
 from lwt.stack.process import ManagedProcess, ServerError, http_ok
+
+log = logging.getLogger(__name__)
 
 MEDIAWIKI = Path("/usr/share/mediawiki")
 FIXTURES = Path(__file__).parent / "fixture"
@@ -184,6 +189,10 @@ class LocalWiki:
     def start(self, timeout: float = 30.0) -> "LocalWiki":
         self.folder.mkdir(parents=True, exist_ok=True)
         if not ((self.folder / "revisions.json").is_file() and self.settings.is_file()):
+            if self.settings.is_file():  # an install that was interrupted: `revisions.json` is written last
+                log.warning("an unfinished install is replaced", extra=fields(folder=str(self.folder)))
+                self.settings.unlink()
+                shutil.rmtree(self.folder / "db", ignore_errors=True)
             self.install()  # a restart serves the installed wiki again
             (self.folder / "revisions.json").write_text(json.dumps(self.revision_ids(), indent=2))
         (self.folder / "php-fpm.sock").unlink(missing_ok=True)

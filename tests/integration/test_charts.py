@@ -81,7 +81,7 @@ def test_runtimes_serve_v2_http_grpc_cpu_and_gpu():
     for runtime in (cpu, gpu):
         assert runtime["spec"]["protocolVersions"] == ["v2", "grpc-v2"]
         container = runtime["spec"]["containers"][0]
-        assert container["image"] == "nvcr.io/nvidia/tritonserver:26.02-py3"  # without 2.51's crash
+        assert container["image"] == "nvcr.io/nvidia/tritonserver:26.07-py3"  # without 2.51's crash, nor 2026's bulletins
         restricted = [a for a in container["args"] if a.startswith("--http-restricted-api=")]
         assert restricted and "model-repository" in restricted[0] and "$(TRITON_ADMIN_KEY)" in restricted[0]
         assert container["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "liftwing-triton-admin"

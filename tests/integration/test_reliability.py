@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from lwt.stack.process import free_port
 from lwt.stack.services import ServicesProcess
 from lwt.stack.triton import Ports, TritonServer
+from tests.integration import client
 
 MODEL = "enwiki-reverted"
 
@@ -38,14 +39,7 @@ def stack(shipped_repo, wiki, tmp_path_factory):
 
 
 def post(url: str, body: object | None = None, raw: bytes | None = None, timeout: float = 60) -> tuple[int, dict]:
-    data = raw if raw is not None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return answer.status, json.load(answer)
-    except urllib.error.HTTPError as error:
-        text = error.read()
-        return error.code, json.loads(text) if text.startswith(b"{") else {"raw": text.decode(errors="replace")}
+    return client.post(url, body, raw, timeout)
 
 
 def v2(services: ServicesProcess, name: str, shape: list, datatype: str, data: list) -> tuple[int, dict]:
@@ -294,8 +288,8 @@ def test_the_services_expose_no_repository_api(stack):
 def test_readiness_turns_false_when_a_model_is_gone(shipped_repo, wiki, tmp_path):
     with TritonServer(shipped_repo, Ports(free_port(), free_port(), free_port()), workdir=tmp_path / "t",
                       model_control_mode="explicit", extra_args=(f"--load-model={MODEL}",)) as triton, \
-            ServicesProcess(shipped_repo, free_port(), triton.http_url, wiki.api_url, log_path=tmp_path / "s.log",
-                            options={"cache": "none"}) as services:
+            ServicesProcess(shipped_repo, free_port(), triton.http_url, wiki.api_url, models=[MODEL],
+                            log_path=tmp_path / "s.log", options={"cache": "none"}) as services:
         assert urllib.request.urlopen(f"{services.url}/v2/health/ready").status == 200
         assert _triton_post(triton, f"/v2/repository/models/{MODEL}/unload", {}, triton.admin_headers) == 200
         with pytest.raises(urllib.error.HTTPError) as gone:

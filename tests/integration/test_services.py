@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 import yaml
 
-from exporters.shipped.enwiki_reverted import train_enwiki_reverted
 from exporters.shipped.enwiki_features import REVERTED
-from lwt.stack.wiki import LocalWiki
-from lwt.stack.services import ServicesProcess
+from exporters.shipped.enwiki_reverted import train_enwiki_reverted
 from lwt.stack.process import ServerError, free_port
+from lwt.stack.services import ServicesProcess
 from lwt.stack.triton import Ports, TritonServer
+from lwt.stack.wiki import LocalWiki
+from tests.integration import client
 
 SHIPPED = Path(__file__).resolve().parents[2] / "model_repository"
 MODEL = "enwiki-reverted"
@@ -41,14 +42,7 @@ def stack(shipped_repo, wiki, tmp_path_factory):
 
 
 def call(url: str, body: object, model: str = MODEL, raw: bytes | None = None) -> tuple[int, dict]:
-    data = raw if raw is not None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{url}/v1/models/{model}:predict", data=data, method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, json.load(answer)
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+    return client.predict(url, model, body, raw)
 
 
 def p_true(answer: dict, rev_id: int) -> float:

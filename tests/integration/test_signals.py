@@ -74,3 +74,26 @@ def test_a_signal_at_any_moment_stops_everything_with_exit_0(lwt, tmp_path, sign
         alive = [p for p in descendants if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
         assert alive == [], f"signal at {moment:.2f} s left {alive} running"
         assert not any(port_in_use(p) for p in ports), f"signal at {moment:.2f} s left a port bound"
+
+
+def test_a_wiki_whose_install_was_interrupted_is_installed_again(lwt, tmp_path):
+    """`lwt wiki up` stopped mid-install leaves LocalSettings.php without revisions.json (which
+    is written last); the next `lwt wiki up` on that folder installs again and serves."""
+    folder, port = tmp_path / "wiki", free_port()
+    command = [*lwt, "wiki", "up", "--dir", str(folder), "--port", str(port)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (folder / "LocalSettings.php").exists() and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGTERM)
+    first.wait(timeout=120)
+    assert not (folder / "revisions.json").exists(), "the install finished before the signal: nothing shown"
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = second.stdout.readline()
+        assert "MediaWiki API ready" in line, second.stderr.read()[-2000:] if second.poll() is not None else line
+        assert (folder / "revisions.json").is_file()
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=60) == 0
+    assert not port_in_use(port)

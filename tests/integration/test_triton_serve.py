@@ -19,6 +19,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from lwt.stack.process import free_port
+from tests.integration import client
 
 MODEL = "sk-gbm"
 
@@ -79,13 +80,7 @@ def test_dynamic_batching_batches_concurrent_requests(triton, rows):
 
 
 def _post(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request) as answer:
-            return answer.status, json.load(answer)
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+    return client.post(url, body)
 
 
 @pytest.mark.parametrize(

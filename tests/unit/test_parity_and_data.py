@@ -53,3 +53,11 @@ def test_verify_data_layouts(tmp_path):
     assert read_verify_data(tmp_path / "x.npy", 3).shape == (4, 3)
     with pytest.raises(ExportError, match="model has 5 features"):
         read_verify_data(tmp_path / "x.npy", 5)
+
+
+def test_an_exact_tie_in_the_original_may_go_either_way():
+    ref = np.array([[0.4, 0.4, 0.2], [0.5, 0.3, 0.2]])  # row 0: a random forest's tied vote
+    exported = np.array([[0.39999998, 0.40000001, 0.2], [0.5, 0.3, 0.2]])
+    assert parity.compare(ref, exported, 1e-5, "t").labels_identical
+    flipped = np.array([[0.4, 0.4, 0.2], [0.3, 0.5, 0.2]])
+    assert not parity.compare(ref, flipped, 1.0, "t").labels_identical

@@ -61,7 +61,8 @@ def _split(doc: dict) -> tuple[dict[int, dict], set[int]]:
     return pages, bad
 
 
-def _text_problem(rev_id: int, page: dict) -> ServiceError | None:
+def text_problem(rev_id: int, page: dict) -> ServiceError | None:
+    """The error a revision's text gives (deleted or hidden), or None."""
     try:
         main_text(page, rev_id)
     except TextDeleted as exc:
@@ -75,7 +76,7 @@ async def fetch(client: MediaWikiClient, rev_ids: Sequence[int]) -> Fetched:
     for rev_id in rev_ids:
         if rev_id in bad or rev_id not in first:
             fetched.errors[rev_id] = RevisionNotFound(f"revision {rev_id} does not exist")
-        elif (problem := _text_problem(rev_id, first[rev_id])) is not None:
+        elif (problem := text_problem(rev_id, first[rev_id])) is not None:
             fetched.errors[rev_id] = problem
     good = {r: first[r] for r in rev_ids if r not in fetched.errors}
     fetched.revisions.update(good)

@@ -14,17 +14,19 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from kserve.protocol.infer_type import InferInput, InferRequest, InferResponse
+from kserve.protocol.infer_type import InferInput, InferRequest
 
 from exporters.contract.card import ModelCard
 from exporters.contract.revscoring_features import load_features
-from transformers_svc.base import Job, Row, RowService, float_tensor, positive_int, require_object
+from transformers_svc.base import Job, Row, RowService, float_tensor, int64_tensor, positive_int, require_object
 from transformers_svc.cache import ScoreCache, ScoreKey
 from transformers_svc.codecs import ores, v2
 from transformers_svc.errors import BadRequest, ServiceError, from_entry
 from transformers_svc.events import parse_change
 from transformers_svc.predictor import Predictor
+from transformers_svc.revscoring_svc import quality
 from transformers_svc.revscoring_svc.solve import WikiSolver
+from transformers_svc.revscoring_svc.word_vectors import WORD_IDS, WordVectorInputs, solve_names
 from transformers_svc.settings import MEDIAWIKI_MAX_REV_ID, ServiceSettings
 
 
@@ -39,7 +41,9 @@ class RevscoringService(RowService[int]):
         self.model_key = name[len(self.wiki_db) + 1:] if name.startswith(f"{self.wiki_db}-") else name
         self.version = card.model_version
         self.feature_names = list(card.features)
-        self.features = load_features(version_dir, card.features)
+        self.features = load_features(version_dir, solve_names(card))
+        self.vectors = WordVectorInputs(card.word_vectors, version_dir) if card.word_vectors else None
+        self.weights = None if self.multilabel else quality.weights_for(self.labels)
         self.solver = solver
         self.cache = cache
 
@@ -104,6 +108,9 @@ class RevscoringService(RowService[int]):
         return {k: v if isinstance(v, ServiceError) else v[0] for k, v in solved.items()}
 
     def inputs(self, values: Sequence[Any]) -> list[InferInput]:
+        if self.vectors is not None:  # word ids: the vectors' mean is computed in Triton
+            ids, scalars = self.vectors.arrays(values)
+            return [int64_tensor(WORD_IDS, ids)] + ([float_tensor("input", scalars)] if scalars.shape[1] else [])
         return [float_tensor("input", values)]
 
     def probabilities(self, output: Any) -> np.ndarray:
@@ -116,7 +123,10 @@ class RevscoringService(RowService[int]):
             return row.output
         entry: dict[str, Any] = {"score": ores.score(np.asarray(row.output), self.labels, self.multilabel)}
         if extended:
-            entry["features"] = dict(zip(self.feature_names, ores.plain(row.value)))
+            values = self.vectors.feature_values(row.value) if self.vectors is not None else row.value
+            entry["features"] = dict(zip(self.feature_names, ores.plain(values)))
+            if self.weights is not None:  # articlequality's weighted sum
+                entry["score"]["weighted_sum"] = quality.weighted_sum(entry["score"]["probability"], self.weights)
         return entry
 
     def respond(self, job: Job[int]) -> Any:

@@ -1,0 +1,1 @@
+"""The article-descriptions service: leads from MediaWiki, generation batched across requests on Triton."""

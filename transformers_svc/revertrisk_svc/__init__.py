@@ -1,0 +1,1 @@
+"""revertrisk-language-agnostic behind Triton: MediaWiki data -> language-free features -> XGBoost."""
