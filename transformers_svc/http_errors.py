@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from kserve.errors import InvalidInput, ModelNotFound, ModelNotReady
+from kserve.errors import InvalidInput, ModelNotFound, ModelNotReady, ServerNotReady
 
 from exporters.contract.errors import LwtError
 from transformers_svc.errors import ServiceError
@@ -43,3 +43,5 @@ def install(app: Any) -> None:
     app.add_exception_handler(RequestValidationError, invalid_input_handler)
     app.add_exception_handler(ModelNotFound, not_found_handler)
     app.add_exception_handler(ModelNotReady, not_ready_handler)
+    # KServe's own handler would log a traceback for every readiness probe while starting.
+    app.add_exception_handler(ServerNotReady, not_ready_handler)
