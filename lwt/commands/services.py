@@ -11,7 +11,9 @@ overrides it.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                           help="Triton host:port, its gRPC port for grpc-v2 (default 127.0.0.1:8001)")
     services.add_argument("--models", "--model_name", help="comma-separated model names (default: every model with a service)")
     services.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # a worker of --workers N
+    services.add_argument("--ready-file", type=Path, help=argparse.SUPPRESS)  # touched once this worker listens
     add_service_options(services)
     services.set_defaults(handler=_run, foreground=True)
 
@@ -76,6 +79,8 @@ def _run(args: argparse.Namespace) -> int:
     ctx = Context(settings)
     services = build_services(args.repository, ctx, only)
     sock = reuse_port_socket(args.host, args.port) if args.reuse_port else None
+    if args.ready_file is not None:
+        args.ready_file.touch()
     run(services, ctx, args.port, args.host, sock)
     return 0
 
@@ -88,19 +93,27 @@ def _run_workers(args: argparse.Namespace, workers: int) -> int:
     if port_in_use(args.port, args.host):
         raise ServerError(f"services port {args.port} on {args.host} is already in use")
     argv = [a for a in sys.argv[1:] if a != "--reuse-port"]
+    # The port answers as soon as the first worker listens, so each worker says itself when
+    # it listens: measured load must not start while another worker is still loading.
+    flags = Path(tempfile.mkdtemp(prefix="lwt-workers-"))
 
     class Worker(ManagedProcess):
         name = "a services worker"
         new_session = False  # in our process group: stopped with us even if we are killed
         start_timeout = 90.0
 
+        def __init__(self, index: int) -> None:
+            super().__init__(Path("/dev/stderr"))
+            self.ready_file = flags / f"worker-{index}"
+
         def command(self) -> list[str]:
-            return [sys.executable, "-m", "lwt", *argv, "--workers", "1", "--reuse-port"]
+            return [sys.executable, "-m", "lwt", *argv, "--workers", "1", "--reuse-port",
+                    "--ready-file", str(self.ready_file)]
 
         def ready(self) -> bool:
-            return http_ok(f"http://{args.host}:{args.port}/v2/health/live")
+            return self.ready_file.exists() and http_ok(f"http://{args.host}:{args.port}/v2/health/live")
 
-    pool = [Worker(Path(f"/dev/stderr")) for _ in range(workers)]
+    pool = [Worker(i) for i in range(workers)]
     try:
         for worker in pool:
             worker.start()
@@ -108,4 +121,5 @@ def _run_workers(args: argparse.Namespace, workers: int) -> int:
     finally:
         for worker in pool:
             worker.stop()
+        shutil.rmtree(flags, ignore_errors=True)
     raise ServerError("a services worker exited; stopped the others")
