@@ -14,6 +14,7 @@ import argparse
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                           help="Triton host:port, its gRPC port for grpc-v2 (default 127.0.0.1:8001)")
     services.add_argument("--models", "--model_name", help="comma-separated model names (default: every model with a service)")
     services.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # a worker of --workers N
-    services.add_argument("--ready-file", type=Path, help=argparse.SUPPRESS)  # touched once this worker listens
+    services.add_argument("--ready-file", type=Path, help=argparse.SUPPRESS)  # touched once this worker has loaded
+    services.add_argument("--go-file", type=Path, help=argparse.SUPPRESS)  # listen once it exists
     add_service_options(services)
     services.set_defaults(handler=_run, foreground=True)
 
@@ -78,9 +80,11 @@ def _run(args: argparse.Namespace) -> int:
     only = [m.strip() for m in args.models.split(",")] if args.models else None
     ctx = Context(settings)
     services = build_services(args.repository, ctx, only)
-    sock = reuse_port_socket(args.host, args.port) if args.reuse_port else None
-    if args.ready_file is not None:
+    if args.ready_file is not None and args.go_file is not None:  # a worker of --workers N
         args.ready_file.touch()
+        while not args.go_file.exists():
+            time.sleep(0.05)
+    sock = reuse_port_socket(args.host, args.port) if args.reuse_port else None
     run(services, ctx, args.port, args.host, sock)
     return 0
 
@@ -93,9 +97,12 @@ def _run_workers(args: argparse.Namespace, workers: int) -> int:
     if port_in_use(args.port, args.host):
         raise ServerError(f"services port {args.port} on {args.host} is already in use")
     argv = [a for a in sys.argv[1:] if a != "--reuse-port"]
-    # The port answers as soon as the first worker listens, so each worker says itself when
-    # it listens: measured load must not start while another worker is still loading.
+    # The port answers as soon as the first worker listens: so every worker loads first and
+    # says so, and none listens before all have loaded. Otherwise a client (or a benchmark)
+    # sees the port ready while another worker is still loading, and its connections all
+    # go to the first worker.
     flags = Path(tempfile.mkdtemp(prefix="lwt-workers-"))
+    go = flags / "go"
 
     class Worker(ManagedProcess):
         name = "a services worker"
@@ -108,15 +115,21 @@ def _run_workers(args: argparse.Namespace, workers: int) -> int:
 
         def command(self) -> list[str]:
             return [sys.executable, "-m", "lwt", *argv, "--workers", "1", "--reuse-port",
-                    "--ready-file", str(self.ready_file)]
+                    "--ready-file", str(self.ready_file), "--go-file", str(go)]
 
         def ready(self) -> bool:
-            return self.ready_file.exists() and http_ok(f"http://{args.host}:{args.port}/v2/health/live")
+            return self.ready_file.exists()
 
     pool = [Worker(i) for i in range(workers)]
     try:
         for worker in pool:
-            worker.start()
+            worker.start()  # loaded, not yet listening
+        go.touch()
+        deadline = time.monotonic() + 30
+        while not http_ok(f"http://{args.host}:{args.port}/v2/health/live"):
+            if time.monotonic() > deadline or not all(w.alive() for w in pool):
+                raise ServerError("the services workers loaded but do not answer")
+            time.sleep(0.05)
         serve_until_stopped(lambda: all(w.alive() for w in pool))
     finally:
         for worker in pool:

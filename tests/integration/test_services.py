@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 import yaml
 
@@ -358,3 +359,23 @@ def test_text_service_errors(text_stack, revs):
     assert call(services.url, {"rev_id": 3}, model="revertrisk-multilingual")[0] == 400  # lang is required
     assert call(services.url, {"rev_id": 3, "lang": "enwiki"}, model="revertrisk-multilingual")[0] == 400
     assert call(services.url, {"rev_id": 3, "lang": "../x"}, model="revertrisk-multilingual")[0] == 400
+
+
+def test_every_worker_listens_once_the_services_are_ready_and_all_stop(stack, shipped_repo, wiki, tmp_path):
+    """`--workers 2`: the shared port answers as soon as one worker listens, so readiness
+    must mean that every worker has loaded and listens (a benchmark that started earlier
+    measured one worker while the other was still loading)."""
+    triton, _ = stack
+    services = ServicesProcess(shipped_repo, free_port(), triton.http_url, wiki.api_url, models=[MODEL],
+                               log_path=tmp_path / "w2.log", options={"cache": "none", "workers": 2}).start()
+    try:
+        workers = [p for p in psutil.Process(services.process.pid).children(recursive=True)
+                   if "--reuse-port" in p.cmdline()]
+        assert len(workers) == 2
+        for worker in workers:
+            assert any(c.status == psutil.CONN_LISTEN and c.laddr.port == services.port
+                       for c in worker.connections(kind="tcp")), worker.pid
+        assert client.predict(services.url, MODEL, {"rev_id": 3})[0] == 200
+    finally:
+        services.stop()
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in workers)
