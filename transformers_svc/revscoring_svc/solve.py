@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
 import exporters.contract.revscoring_features  # noqa: F401 - NLTK's offline data before revscoring.languages
@@ -24,8 +25,8 @@ from revscoring.extractors.api.extractor import MWAPICache
 
 from transformers_svc.errors import RevisionNotFound, ServiceError, TextDeleted
 from transformers_svc.mediawiki.client import MediaWikiClient, deadline
-from transformers_svc.metrics import stage
 from transformers_svc.mediawiki.revisions import Fetched, fetch
+from transformers_svc.metrics import stage
 from transformers_svc.revscoring_svc.text_cache import TextCache
 
 Values = list[list[Any]]  # per model, its feature values in its order
@@ -45,6 +46,13 @@ def http_cache(fetched: Fetched, rev_id: int) -> MWAPICache:
         cache.add_users_batch_doc([user["name"]], {"query": {"users": [user]}})
     return cache
 
+
+# One solving thread per process. revscoring's English features call hunspell through
+# pyenchant, whose ctypes calls release the GIL, and hunspell is not thread-safe: two solves
+# at once corrupted the heap ("malloc_consolidate(): invalid chunk size", seen under load).
+# Solving is GIL-bound Python anyway, so a second thread added nothing; `--workers` (one
+# process each) is what scales it.
+SOLVER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="revscoring-solve")
 
 class NotPrefetched(RuntimeError):
     """revscoring asked for API data the service did not fetch: a bug, not a user error."""
@@ -101,6 +109,7 @@ class WikiSolver:
         results: dict[int, Values | ServiceError] = dict(fetched.errors)
         good = [r for r in rev_ids if r not in fetched.errors]
         with stage(label, "features", timings):
-            solved = await asyncio.gather(*(asyncio.to_thread(self._solve_one, r, fetched, lists) for r in good))
+            solved = await asyncio.get_running_loop().run_in_executor(
+                SOLVER, lambda: [self._solve_one(r, fetched, lists) for r in good])
         results.update(zip(good, solved))
         return results
