@@ -4,6 +4,7 @@ included, comes back as (status, JSON body); a body that is not JSON comes back 
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -39,3 +40,19 @@ def predict(services_url: str, model: str, body: object = None, raw: bytes | Non
             timeout: float = 60) -> tuple[int, Any]:
     """Lift Wing's v1 route of one model."""
     return post(f"{services_url}/v1/models/{model}:predict", body, raw, timeout)
+
+
+def declare_only(port: int, path: str, length: int, timeout: float = 30) -> tuple[int, Any]:
+    """A POST that declares `length` bytes and sends none: a body over a server's limit must
+    be refused from its headers (a client still sending when the answer comes would see a
+    reset instead of the 400)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.putrequest("POST", path)
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(length))
+        connection.endheaders()
+        answer = connection.getresponse()
+        return answer.status, _body(answer.read())
+    finally:
+        connection.close()

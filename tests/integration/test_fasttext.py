@@ -4,7 +4,6 @@ MediaWiki and a real Triton, bad input included. References: the fasttext packag
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
@@ -241,15 +240,8 @@ def test_langid_body_over_the_size_limit_is_400(ft_stack):
     """Declared larger than the limit: refused before the body is read (so it is not sent
     here; a client still sending when the answer comes would see a reset instead)."""
     _, services, _ = ft_stack
-    connection = http.client.HTTPConnection("127.0.0.1", services.port, timeout=30)
-    connection.putrequest("POST", "/v1/models/langid:predict")
-    connection.putheader("Content-Type", "application/json")
-    connection.putheader("Content-Length", "1100000")
-    connection.endheaders()
-    answer = connection.getresponse()
-    body = json.loads(answer.read())
-    connection.close()
-    assert answer.status == 400 and "over 1000000 bytes" in body["error"]["message"]
+    status, body = client.declare_only(services.port, "/v1/models/langid:predict", 1_100_000)
+    assert status == 400 and "over 1000000 bytes" in body["error"]["message"]
 
 
 def _api(wiki, **params: object) -> dict:
