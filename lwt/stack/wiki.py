@@ -194,7 +194,9 @@ class LocalWiki:
                 self.settings.unlink()
                 shutil.rmtree(self.folder / "db", ignore_errors=True)
             self.install()  # a restart serves the installed wiki again
-            (self.folder / "revisions.json").write_text(json.dumps(self.revision_ids(), indent=2))
+            staged = self.folder / "revisions.json.part"  # renamed into place: whole or absent
+            staged.write_text(json.dumps(self.revision_ids(), indent=2))
+            staged.replace(self.folder / "revisions.json")
         (self.folder / "php-fpm.sock").unlink(missing_ok=True)
         self.processes = self._plan()
         try:
