@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from transformers_svc.base import positive_int, require_object
+from transformers_svc.base import Job, Row, positive_int, require_object
 from transformers_svc.errors import BadRequest
 from transformers_svc.events import parse_change
 from transformers_svc.settings import MEDIAWIKI_MAX_REV_ID
@@ -65,3 +65,9 @@ def parse(body: Any, limit: int) -> LangRevisions:
         wiki, rev_id = _one(body, "the request")
         return LangRevisions(wiki, [rev_id], "single")
     raise BadRequest(f"expected {EXPECTED}")
+
+
+def revision_job(body: Any, max_instances: int) -> Job[int]:
+    """A Lift Wing `{"lang", "rev_id"}` (or `instances`) body as the rows of one job."""
+    request = parse(body, max_instances)
+    return Job([Row(r) for r in request.rev_ids], form=request.form, context=request.wiki_db)

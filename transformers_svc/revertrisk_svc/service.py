@@ -21,7 +21,7 @@ from kserve.protocol.infer_type import InferInput
 from exporters.contract.card import ModelCard
 from exporters.contract.errors import FeatureMismatch
 from exporters.revertrisk.features import FEATURE_NAMES, HiddenText, revision_features
-from transformers_svc.base import Job, Row, RowService, float_tensor
+from transformers_svc.base import Job, RowService, float_tensor
 from transformers_svc.codecs import lang_revision, output
 from transformers_svc.errors import ServiceError, TextDeleted
 from transformers_svc.mediawiki.client import MediaWikiClient, deadline
@@ -59,8 +59,7 @@ class RevertRiskService(RowService[int]):
         self.fetcher = EditFetcher()
 
     def parse(self, body: Any) -> Job[int]:
-        request = lang_revision.parse(body, MAX_INSTANCES)
-        return Job([Row(r) for r in request.rev_ids], form=request.form, context=request.wiki_db)
+        return lang_revision.revision_job(body, MAX_INSTANCES)
 
     async def prepare(self, keys: Sequence[int], job: Job[int]) -> Mapping[int, Any]:
         client = self.clients(job.context)

@@ -19,7 +19,7 @@ from transformers import AutoTokenizer
 
 from exporters.contract.card import ModelCard
 from exporters.contract.layout import TOKENIZER
-from transformers_svc.base import Job, Row, RowService, int64_tensor
+from transformers_svc.base import Job, RowService, int64_tensor
 from transformers_svc.codecs import lang_revision, output
 from transformers_svc.mediawiki.client import MediaWikiClient, deadline
 from transformers_svc.mediawiki.revisions import fetch
@@ -44,8 +44,7 @@ class TextClassificationService(RowService[int]):
         self.clients = clients
 
     def parse(self, body: Any) -> Job[int]:
-        request = lang_revision.parse(body, MAX_INSTANCES)
-        return Job([Row(r) for r in request.rev_ids], form=request.form, context=request.wiki_db)
+        return lang_revision.revision_job(body, MAX_INSTANCES)
 
     async def prepare(self, keys: Sequence[int], job: Job[int]) -> Mapping[int, Any]:
         client = self.clients(job.context)
