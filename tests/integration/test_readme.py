@@ -5,7 +5,8 @@ pipefail` from the repository root. A line ending in `&` starts a server in the
 background, as a user would; the block itself waits for readiness the way the README
 tells users to (`curl --retry ...`). When the block ends, every server it started gets
 SIGTERM and must exit 0; any command that fails, exits non-zero or prints a traceback
-fails the test. Only durations are shortened (`--duration N` -> 1, ...), through the
+fails the test, and every `lwt bench ... --json FILE` gets its report checked
+(`bench_reports.py`): these runs are the benchmarks' smoke runs. Only durations are shortened (`--duration N` -> 1, ...), through the
 documented flags. A block preceded by `<!-- not run by the tests: REASON -->` is skipped
 with its reason (what needs a Docker engine or a Kubernetes cluster, and the two set-up
 commands, which are what CI runs). The README's ports are the documented defaults, so one
@@ -21,6 +22,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
+from tests.integration import bench_reports
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -88,3 +91,4 @@ def test_readme_block(readme_lock, block_id, script, reason, tmp_path):
     assert result.returncode == 0, f"{block_id} exited {result.returncode}:\n{output}"
     assert "Traceback" not in result.stdout + result.stderr, output
     assert "lwt: error" not in result.stderr, output
+    bench_reports.check_block(script, result.stdout, result.stderr)
