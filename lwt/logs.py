@@ -29,6 +29,7 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # a library's warnings.warn becomes a JSON line too (logger "py.warnings")
     if level.upper() != "DEBUG":  # a line per request from each of these: ours already says it
         for chatty in ("kserve.trace", "httpx", "uvicorn.access", "faiss.loader"):
             logging.getLogger(chatty).setLevel(logging.WARNING)

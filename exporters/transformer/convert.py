@@ -4,10 +4,11 @@ or -> TorchScript (torch.jit.trace) for Triton's `pytorch` backend."""
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import shutil
-import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,13 @@ def _optimum_onnx(hf: HFModel, task: TaskSpec, target: Path, opset: int) -> str:
 
 def to_onnx(hf: HFModel, task: TaskSpec, target: Path, opset: int) -> str:
     """Export with dynamic batch and sequence axes; return which exporter did it."""
+    with warnings.catch_warnings():
+        # HF's attention-mask helpers trace constants; the graph is checked for parity after.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        return _to_onnx(hf, task, target, opset)
+
+
+def _to_onnx(hf: HFModel, task: TaskSpec, target: Path, opset: int) -> str:
     if task.optimum_task is not None:
         try:
             return _optimum_onnx(hf, task, target, opset)
@@ -69,9 +77,12 @@ def optimize(source: Path, target: Path, hf: HFModel) -> str:
                                                                          "distilbert", "electra") else None
         if model_type is None:
             raise ValueError(f"no fusion recipe for model type {hf.config.model_type}")
-        with contextlib.redirect_stdout(sys.stderr):  # the optimiser prints; stdout is for --json
+        printed = io.StringIO()  # the optimiser prints ("failed in shape inference" ...): stdout is for --json
+        with contextlib.redirect_stdout(printed):
             optimized = optimize_model(str(source), model_type=model_type, num_heads=int(hf.config.num_attention_heads),
                                        hidden_size=int(hf.config.hidden_size), opt_level=1, use_gpu=False)
+        if printed.getvalue().strip():
+            log.info("onnxruntime optimizer output", extra=fields(printed=printed.getvalue().strip().splitlines()[:20]))
         optimized.save_model_to_file(str(target))
         return f"onnxruntime.transformers.optimizer ({model_type}, opt_level 1)"
     except Exception as exc:  # noqa: BLE001 - optimisation is best effort; recorded in the card
@@ -81,7 +92,8 @@ def optimize(source: Path, target: Path, hf: HFModel) -> str:
 
 def to_torchscript(hf: HFModel, task: TaskSpec, target: Path) -> str:
     module = torch_module(task, hf.model)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # as in to_onnx: parity is checked after
         traced = torch.jit.trace(module, _example(hf), strict=False)
     traced.save(str(target))
     return "torch.jit.trace"

@@ -9,8 +9,9 @@ fails the test, and every `lwt bench ... --json FILE` gets its report checked
 (`bench_reports.py`): these runs are the benchmarks' smoke runs. Only durations are shortened (`--duration N` -> 1, ...), through the
 documented flags. A block preceded by `<!-- not run by the tests: REASON -->` is skipped
 with its reason (what needs a Docker engine or a Kubernetes cluster, and the two set-up
-commands, which are what CI runs). The README's ports are the documented defaults, so one
-README run at a time per machine (a lock), and the checkout must be left unchanged.
+commands, which are what CI runs). The README's ports and /tmp paths are the documented
+defaults, so one README run at a time per machine (a lock: a second test session waits for
+it, untimed), and the checkout must be left unchanged.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ def test_every_command_block_is_runnable_or_says_why_not():
         assert reason or ".venv/bin/lwt" in script or "curl" in script or "helm" in script, block_id
 
 
+# The block's run is timed, not the wait for the lock: another session's README runs on this
+# machine (10-20 minutes) would otherwise time this one out before it starts.
+@pytest.mark.timeout(900, func_only=True)
 @pytest.mark.parametrize(("block_id", "script", "reason"), blocks(), ids=[b[0] for b in blocks()])
 def test_readme_block(readme_lock, block_id, script, reason, tmp_path):
     if reason:

@@ -62,3 +62,24 @@ def test_every_structured_event_emits_at_debug():
     lines = [json.loads(l) for l in stream.getvalue().splitlines()]
     assert len(lines) == emitted + 1
     assert lines[-1]["args"] == 1 and lines[-1]["module"] == "m"  # fields never overwrite the record's own
+
+
+def test_a_library_warning_is_a_json_line_too(capsys):
+    """A fresh clone's first `lwt bench compare mini-embedding` printed torch's TracerWarning
+    as plain text between the JSON lines (the README run's report check caught it)."""
+    import warnings
+
+    from lwt.logs import configure
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure("INFO")
+        warnings.warn("a library's warning", UserWarning, stacklevel=1)
+    finally:
+        logging.captureWarnings(False)
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    [line] = capsys.readouterr().err.strip().splitlines()
+    record = json.loads(line)
+    assert record["name"] == "py.warnings" and record["level"] == "WARNING" and "a library's warning" in record["message"]
