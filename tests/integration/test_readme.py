@@ -6,8 +6,8 @@ background, as a user would; the block itself waits for readiness the way the RE
 tells users to (`curl --retry ...`). When the block ends, every server it started gets
 SIGTERM and must exit 0; any command that fails, exits non-zero or prints a traceback
 fails the test, and every `lwt bench ... --json FILE` gets its report checked
-(`bench_reports.py`): these runs are the benchmarks' smoke runs. Only durations are shortened (`--duration N` -> 1, ...), through the
-documented flags. A block preceded by `<!-- not run by the tests: REASON -->` is skipped
+(`bench_reports.py`): these runs are the benchmarks' smoke runs. Only durations are
+shortened (`--duration N` -> 1, ...), through the documented flags. A block preceded by `<!-- not run by the tests: REASON -->` is skipped
 with its reason (what needs a Docker engine or a Kubernetes cluster, and the two set-up
 commands, which are what CI runs). The README's ports and /tmp paths are the documented
 defaults, so one README run at a time per machine (a lock: a second test session waits for
