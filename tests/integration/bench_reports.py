@@ -2,8 +2,8 @@
 
 `test_readme.py` runs each benchmark exactly as the README prints it (durations shortened)
 and checks the report it wrote with these: every request answered or counted as an error,
-none failed in our scenarios, percentiles in order, every scenario there, the Markdown and PNG written. The
-README's runs are the benchmarks' smoke runs: one run each, not one here and one there.
+none failed in our scenarios, percentiles in order, every scenario there, the Markdown and
+PNG written. The README's runs are the benchmarks' smoke runs: one run each, not one here and one there.
 No check asserts a speed.
 """
 
@@ -44,7 +44,7 @@ def consistent(scenario: dict[str, Any]) -> None:
         all(BASELINE_DEADLINE in sample for sample in samples)
     assert scenario["answered"] > 0 and (scenario["errors"] == 0 or baseline_deadline), samples
     assert scenario["p50_ms"] <= scenario["p90_ms"] <= scenario["p99_ms"] <= scenario["max_ms"], scenario
-    assert scenario["rps"] > 0 and scenario["server_max_rss_mb"] > 0, scenario
+    assert scenario["rps"] > 0 and scenario["server_cpu_percent"] > 0 and scenario["server_max_rss_mb"] > 0, scenario
 
 
 def structured_log(stderr: str) -> list[dict[str, Any]]:
@@ -76,6 +76,7 @@ def compare(model: str, slim: list[dict[str, Any]], stdout: str, stderr: str) ->
         assert sum(r["message"] == "scenario done" for r in records) == len(names)
         assert [r for r in records if r["level"] in ("WARNING", "ERROR")] == []
     if model == "mini-embedding":
+        assert all(scenario["concurrency"] == 8 for scenario in full["scenarios"])
         [extras] = [r for r in records if r["message"] == "embedding index and related"]
         topics = yaml.safe_load((FIXTURES / "topics.yaml").read_text())["topics"]
         assert extras["index"]["pages"] >= sum(len(titles) for titles in topics.values())
@@ -90,6 +91,7 @@ def services(model: str, data: dict[str, Any], stdout: str, stderr: str) -> None
             own = data[form]
             assert own["requests"] > 0 and 1 <= own["max_mediawiki_calls"] <= 3, own
             assert 0 < own["stage_medians"]["fetch_ms"] < own["client_p50_ms"], own
+        assert data["single"]["requests"] >= 100
         assert data["closed_loop"]["errors"] == 0 and data["closed_loop"]["rps"] > 0
         assert "revertrisk-language-agnostic single: overhead" in stdout
         return
