@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from exporters.contract.events import fields
+from exporters.contract.layout import atomic_write
 from lwt.stack.process import ManagedProcess, ServerError, http_ok
 
 log = logging.getLogger(__name__)
@@ -194,9 +195,8 @@ class LocalWiki:
                 self.settings.unlink()
                 shutil.rmtree(self.folder / "db", ignore_errors=True)
             self.install()  # a restart serves the installed wiki again
-            staged = self.folder / "revisions.json.part"  # renamed into place: whole or absent
-            staged.write_text(json.dumps(self.revision_ids(), indent=2))
-            staged.replace(self.folder / "revisions.json")
+            # the mark of a finished install: whole or absent
+            atomic_write(self.folder / "revisions.json", json.dumps(self.revision_ids(), indent=2))
         (self.folder / "php-fpm.sock").unlink(missing_ok=True)
         self.processes = self._plan()
         try:
