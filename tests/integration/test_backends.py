@@ -15,6 +15,7 @@ from exporters.contract.layout import publish_model_files, staged_version
 from exporters.triton_config import EntryConfig, Tensor, render_config
 from lwt.stack.process import free_port
 from lwt.stack.triton import Ports, TritonServer
+from tests.integration import triton_stats
 
 torch = pytest.importorskip("torch")
 
@@ -71,15 +72,10 @@ def _infer(url: str, model: str, arrays: dict[str, np.ndarray], output: str) -> 
     return client.infer(model, tensors).as_numpy(output)
 
 
-def _stats(url: str, model: str) -> tuple[int, int]:
-    stats = httpclient.InferenceServerClient(url).get_inference_statistics(model)["model_stats"][0]
-    return int(stats["inference_count"]), int(stats["execution_count"])
-
-
 def test_a_bad_request_fails_alone_inside_a_batch(torch_triton):
     rows = [np.full((1, 4), float(i), np.float32) for i in range(12)]
     rows[5] = np.full((1, 4), -1e9, np.float32)
-    before = _stats(torch_triton.http_url, "guarded")
+    before = triton_stats.read(torch_triton.http_url, "guarded")
 
     def call(row: np.ndarray):
         try:
@@ -89,12 +85,12 @@ def test_a_bad_request_fails_alone_inside_a_batch(torch_triton):
 
     with ThreadPoolExecutor(12) as pool:
         answers = list(pool.map(call, rows))
-    after = _stats(torch_triton.http_url, "guarded")
+    after = triton_stats.counted(torch_triton.http_url, "guarded", before, rows=11)  # all but the poisoned
     assert isinstance(answers[5], InferenceServerException) and "poisoned input" in str(answers[5])
     for i, answer in enumerate(answers):
         if i != 5:
             assert np.array_equal(answer, rows[i] * 2), i
-    assert after[1] - before[1] < 12  # they really were batched together
+    assert after.executions - before.executions < 12  # they really were batched together
 
 
 def test_variable_lengths_in_one_batch_get_the_same_answer_as_alone(torch_triton):
@@ -104,11 +100,11 @@ def test_variable_lengths_in_one_batch_get_the_same_answer_as_alone(torch_triton
         ids = rng.integers(1, 1000, size=(1, length), dtype=np.int64)
         requests.append({"input_ids": ids, "attention_mask": np.ones_like(ids)})
     alone = [_infer(torch_triton.http_url, "masked-mean", r, "mean") for r in requests]
-    before = _stats(torch_triton.http_url, "masked-mean")
+    before = triton_stats.read(torch_triton.http_url, "masked-mean")
     with ThreadPoolExecutor(len(requests)) as pool:
         together = list(pool.map(lambda r: _infer(torch_triton.http_url, "masked-mean", r, "mean"), requests))
-    after = _stats(torch_triton.http_url, "masked-mean")
-    assert after[1] - before[1] < len(requests)
+    after = triton_stats.counted(torch_triton.http_url, "masked-mean", before, rows=len(requests))
+    assert after.executions - before.executions < len(requests)
     for a, t, r in zip(alone, together, requests):
         assert np.allclose(a, t, atol=1e-6)
         assert np.isclose(a[0, 0], r["input_ids"].mean(), rtol=1e-6)

@@ -11,9 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +34,7 @@ from lwt.stack.swift import SwiftStore
 from lwt.stack.triton import Ports, TritonServer
 from lwt.stack.wiki import FIXTURES
 from tests.integration import client as web
+from tests.integration import triton_stats
 from transformers_svc.embedding_svc.index import (
     INDEX,
     MANIFEST,
@@ -126,22 +125,16 @@ def test_embeddings_equal_pytorch_sentence_transformers(emb_stack, reference):
         assert np.max(np.abs(vector - reference(text))) <= 1e-4, text[:40]
 
 
-def _stats(triton: TritonServer) -> tuple[int, int]:
-    with urllib.request.urlopen(f"http://{triton.http_url}/v2/models/{MODEL}/stats", timeout=10) as answer:
-        stats = json.load(answer)["model_stats"][0]
-    return int(stats["inference_stats"]["success"]["count"]), int(stats["inference_count"])
-
-
 def test_instances_equal_singles_in_one_triton_call(emb_stack):
     triton, services = emb_stack
     singles = [np.asarray(post(services.url, {"text": t})[1]["embedding"]) for t in TEXTS]
     texts = (TEXTS * 11)[:64]  # the most a request may hold, duplicates included
-    requests, rows = _stats(triton)
+    before = triton_stats.read(triton.http_url, MODEL)
     status, answer = post(services.url, {"instances": [{"text": t} for t in texts]})
     assert status == 200, answer
-    after_requests, after_rows = _stats(triton)
-    assert after_requests - requests == 1  # one Triton call ...
-    assert after_rows - rows == len(set(texts))  # ... holding each distinct text once
+    after = triton_stats.counted(triton.http_url, MODEL, before, rows=len(set(texts)))
+    assert after.requests - before.requests == 1  # one Triton call ...
+    assert after.inferences - before.inferences == len(set(texts))  # ... holding each distinct text once
     assert len(answer["predictions"]) == 64
     for text, prediction in zip(texts, answer["predictions"]):
         assert prediction["model_name"] == MODEL and prediction["model_version"] == "1"

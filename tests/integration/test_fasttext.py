@@ -35,7 +35,7 @@ from exporters.shipped.outlink_topic import train as train_outlink_model
 from lwt.stack.process import free_port
 from lwt.stack.services import ServicesProcess
 from lwt.stack.triton import Ports, TritonServer
-from tests.integration import client
+from tests.integration import client, triton_stats
 from transformers_svc.fasttext_svc.encoder import normalize
 
 SHIPPED = Path(__file__).resolve().parents[2] / "model_repository"
@@ -155,11 +155,6 @@ def outlinks(services: ServicesProcess, body: object) -> tuple[int, dict]:
     return post(f"{services.url}/v1/models/outlink-topic-model:predict", body)
 
 
-def _successes(triton: TritonServer, model: str) -> int:
-    with urllib.request.urlopen(f"http://{triton.http_url}/v2/models/{model}/stats", timeout=10) as answer:
-        return int(json.load(answer)["model_stats"][0]["inference_stats"]["success"]["count"])
-
-
 def test_triton_serves_the_trained_model_as_fasttext_predicts(ft_stack, word_ngram_model):
     triton, _, repo = ft_stack
     model = load_fasttext(word_ngram_model)
@@ -197,10 +192,11 @@ def test_langid_instances_are_one_triton_call(ft_stack):
     triton, services, _ = ft_stack
     texts = (LANGID_TEXTS * 3)[:99] + [LANGID_TEXTS[0]]  # duplicates answered in place
     singles = [langid(services, {"text": t})[1] for t in texts[:10]]
-    before = _successes(triton, "langid")
+    before = triton_stats.read(triton.http_url, "langid")
     status, answer = langid(services, {"instances": [{"text": t} for t in texts]})
     assert status == 200 and len(answer["predictions"]) == 100
-    assert _successes(triton, "langid") == before + 1
+    after = triton_stats.counted(triton.http_url, "langid", before, rows=len(set(texts)))
+    assert after.requests == before.requests + 1
     assert answer["predictions"][:10] == singles and answer["predictions"][-1] == answer["predictions"][0]
 
 
@@ -312,11 +308,11 @@ def test_outlinks_by_page_id_and_by_revision(ft_stack, wiki, revs):
 
 def test_pages_without_outlinks_have_no_topics(ft_stack):
     triton, services, _ = ft_stack
-    before = _successes(triton, "outlink-topic-model")
+    before = triton_stats.read(triton.http_url, "outlink-topic-model")
     for title in (f"No links{S}", f"Red links only{S}"):  # red links, no item, another namespace: nothing
         status, answer = outlinks(services, {"page_title": title, "lang": "en", "threshold": 0.0})
         assert status == 200 and answer["prediction"]["results"] == [], answer
-    assert _successes(triton, "outlink-topic-model") == before  # nothing to ask Triton
+    assert triton_stats.read(triton.http_url, "outlink-topic-model") == before  # nothing to ask Triton
 
 
 @pytest.mark.parametrize(("body", "status", "needle"), [

@@ -31,7 +31,7 @@ from lwt.stack.process import ServerError, free_port
 from lwt.stack.services import ServicesProcess
 from lwt.stack.triton import Ports, TritonServer
 from lwt.stack.wiki import LocalWiki
-from tests.integration import client
+from tests.integration import client, triton_stats
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "model_repository"
@@ -198,18 +198,13 @@ def test_instances_are_one_triton_call_and_at_most_three_mediawiki_calls(trained
             ServicesProcess(repo, free_port(), triton.http_url, wiki.api_url, log_path=tmp_path / "s.log",
                             options={"cache": "none"}) as services:
         body = {"instances": [{"lang": "en", "rev_id": r} for r in ids]}
-        before = _executions(triton)
+        before = triton_stats.read(triton.http_url, MODEL)
         status, first = call(services.url, body)
         assert status == 200 and len(first["predictions"]) == 20
-        assert _executions(triton) - before == 1
+        assert triton_stats.counted(triton.http_url, MODEL, before, rows=20).executions - before.executions == 1
         assert call(services.url, body) == (200, first)
         calls = [line["mediawiki_calls"] for line in scored_lines(services)]
     assert calls == [3, 2]
-
-
-def _executions(triton: TritonServer) -> int:
-    with urllib.request.urlopen(f"http://{triton.http_url}/v2/models/{MODEL}/stats") as answer:
-        return int(json.load(answer)["model_stats"][0]["execution_count"])
 
 
 def test_errors_belong_to_their_revision(rr_stack, revs):

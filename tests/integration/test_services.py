@@ -23,7 +23,7 @@ from lwt.stack.process import ServerError, free_port
 from lwt.stack.services import ServicesProcess
 from lwt.stack.triton import Ports, TritonServer
 from lwt.stack.wiki import LocalWiki
-from tests.integration import client
+from tests.integration import client, triton_stats
 
 SHIPPED = Path(__file__).resolve().parents[2] / "model_repository"
 MODEL = "enwiki-reverted"
@@ -121,14 +121,11 @@ def test_rev_ids_batch_equals_single_calls(stack, revs):
 
 def test_a_batch_is_one_triton_call(stack, revs):
     triton, services = stack
-    before = _executions(triton)
-    call(services.url, {"rev_ids": [revs[r] for r in SCORABLE]})
-    assert _executions(triton) - before == 1
-
-
-def _executions(triton: TritonServer) -> int:
-    with urllib.request.urlopen(f"http://{triton.http_url}/v2/models/{MODEL}/stats") as answer:
-        return int(json.load(answer)["model_stats"][0]["execution_count"])
+    before = triton_stats.read(triton.http_url, MODEL)
+    status, _ = call(services.url, {"rev_ids": [revs[r] for r in SCORABLE]})
+    assert status == 200
+    after = triton_stats.counted(triton.http_url, MODEL, before, rows=len(SCORABLE))
+    assert after.executions - before.executions == 1
 
 
 def test_a_batch_reports_bad_revisions_in_place(stack, revs):

@@ -26,6 +26,7 @@ from exporters.transformer.tasks import TASKS, torch_module  # noqa: E402
 from exporters.triton_config import read_config  # noqa: E402
 from lwt.stack.process import free_port  # noqa: E402
 from lwt.stack.triton import Ports, TritonServer  # noqa: E402
+from tests.integration import triton_stats  # noqa: E402
 
 TEXTS = ["Jazz is a music genre.", "PLANTS ARE STUPID lol", "Der Mount Everest ist der höchste Berg der Erde, "
          "gelegen im Himalaya an der Grenze zwischen Nepal und China.", "ok", "asdf jkjk asdf jkjk asdf"]
@@ -126,11 +127,10 @@ def test_embeddings_are_finished_unit_vectors(tf_triton, minilm_dir):
 def test_a_batch_of_different_lengths_answers_each_as_alone(tf_triton, minilm_dir, tiny_bert, model, source, task, output):
     texts = TEXTS * 3
     feeds, expected = _reference(minilm_dir if source == "minilm" else tiny_bert, task, texts)
-    stats = lambda: httpclient.InferenceServerClient(tf_triton.http_url).get_inference_statistics(model)["model_stats"][0]  # noqa: E731
-    before = int(stats()["execution_count"])
+    before = triton_stats.read(tf_triton.http_url, model)
     with ThreadPoolExecutor(len(feeds)) as pool:
         answers = list(pool.map(lambda f: _http(tf_triton.http_url, model, f, output), feeds))
-    executions = int(stats()["execution_count"]) - before
+    executions = triton_stats.counted(tf_triton.http_url, model, before, rows=len(feeds)).executions - before.executions
     assert executions < len(feeds), "requests of different lengths should share executions"
     for answer, reference in zip(answers, expected):
         assert answer.shape == reference.shape  # per-token outputs come back at the request's own length

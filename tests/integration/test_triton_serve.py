@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -19,7 +18,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from lwt.stack.process import free_port
-from tests.integration import client
+from tests.integration import client, triton_stats
 
 MODEL = "sk-gbm"
 
@@ -54,14 +53,8 @@ def test_plain_json_over_curl_style_http(triton, tree_models, rows):
     assert np.max(np.abs(np.array(output["data"]) - expected)) <= 1e-5
 
 
-def _stats(url: str, model: str) -> dict:
-    with urllib.request.urlopen(f"http://{url}/v2/models/{model}/stats") as answer:
-        stats = json.load(answer)["model_stats"][0]
-    return {"inferences": int(stats["inference_count"]), "executions": int(stats["execution_count"])}
-
-
 def test_dynamic_batching_batches_concurrent_requests(triton, rows):
-    before = _stats(triton.http_url, MODEL)
+    before = triton_stats.read(triton.http_url, MODEL)
 
     def client(i: int) -> None:
         c = httpclient.InferenceServerClient(triton.http_url)
@@ -72,9 +65,9 @@ def test_dynamic_batching_batches_concurrent_requests(triton, rows):
 
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(client, range(16)))
-    after = _stats(triton.http_url, MODEL)
-    inferences = after["inferences"] - before["inferences"]
-    executions = after["executions"] - before["executions"]
+    after = triton_stats.counted(triton.http_url, MODEL, before, rows=16 * 30)
+    inferences = after.inferences - before.inferences
+    executions = after.executions - before.executions
     assert inferences == 16 * 30
     assert executions < inferences, f"{executions} executions for {inferences} inferences"
 
