@@ -2,6 +2,6 @@
 
 import sys
 
-from lwt.cli import main
+from lwt.entry import main
 
 sys.exit(main())

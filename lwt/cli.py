@@ -3,9 +3,9 @@
 Exit codes come from the error taxonomy (`exporters.contract.errors`): every error a user
 can cause is an `LwtError` carrying its code (usage and export errors 2, the rest 1), and
 is printed as one line on stderr, never a traceback. SIGINT/SIGTERM are handled from the
-first line of `main`: a foreground server (`serve`, `services`, `store up`, `wiki up`,
-`cache up`, `demo`, `precache`) stops everything it started and exits 0; any other
-command exits 130.
+first line of ours that runs (`lwt.entry`, before these imports): a foreground server
+(`serve`, `services`, `store up`, `wiki up`, `cache up`, `demo`, `precache`) stops
+everything it started and exits 0; any other command exits 130.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 from exporters.contract.errors import LwtError
 from lwt import logs
 from lwt.commands import bench, cache, chart, demo, export, index, precache, serve, services, store, wiki
-from lwt.stack.process import Interrupted, shutdown
+from lwt.stack.shutdown import Interrupted, shutdown
 
 COMMANDS = (export, store, serve, services, wiki, chart, bench, demo, index, cache, precache)
 
@@ -42,10 +42,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    shutdown.install()  # first: a signal during start-up is handled like one while serving
+    shutdown.install()  # `lwt.entry` armed it before the imports; again for callers of main()
     args = argparse.Namespace()
     try:
-        args = parser().parse_args(argv)
+        with shutdown.deferred(raise_after=False):  # held until the arguments say how to exit
+            args = parser().parse_args(argv)
+        shutdown.check()
         logs.configure(args.log_level)
         return int(args.handler(args) or 0)
     except Interrupted:

@@ -5,10 +5,9 @@ baseline are each a `ManagedProcess`: started with a log file in a process group
 own, one readiness wait, one message for a taken port, one stop for the whole group
 (SIGTERM, then SIGKILL for whatever outlived the grace period).
 
-Signals at any moment: `shutdown.install()` makes the first SIGINT/SIGTERM raise
-`Interrupted` in the main thread, except while a child is being spawned or stopped
-(`shutdown.deferred()`), so a process is always registered for cleanup before the signal
-is seen and a stop is never cut short. Later signals are ignored: we are already stopping.
+Signals at any moment (`lwt.stack.shutdown`): a child is spawned or stopped inside
+`shutdown.deferred()`, so it is always registered for cleanup before a signal is seen and a
+stop is never cut short.
 """
 
 from __future__ import annotations
@@ -21,15 +20,14 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Protocol
 
 from exporters.contract.errors import LwtError
+from lwt.stack.shutdown import shutdown
 
 
 class ServerError(LwtError):
@@ -37,58 +35,6 @@ class ServerError(LwtError):
 
     status, exit_code, kind = 503, 1, "ServerError"
 
-
-class Interrupted(BaseException):
-    """SIGINT or SIGTERM arrived; raised once, in the main thread (a BaseException so that
-    `except Exception` in the code it interrupts does not swallow it)."""
-
-    def __init__(self, signal_name: str) -> None:
-        super().__init__(signal_name)
-        self.signal_name = signal_name
-
-
-class Shutdown:
-    """Turns the first SIGINT/SIGTERM into `Interrupted`, deferred inside critical sections."""
-
-    def __init__(self) -> None:
-        self.requested: str | None = None
-        self._depth = 0
-        self._raised = False
-
-    def install(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._handle)
-
-    def _handle(self, signum: int, _frame: object) -> None:
-        if self.requested is not None:
-            return  # already stopping: the first signal decides
-        self.requested = signal.Signals(signum).name
-        if self._depth == 0 and threading.current_thread() is threading.main_thread():
-            self._raise()
-
-    def _raise(self) -> None:
-        self._raised = True
-        raise Interrupted(self.requested or "SIGTERM")
-
-    @contextmanager
-    def deferred(self, raise_after: bool = True) -> Iterator[None]:
-        """Hold a signal until the block ends (then raise it, unless `raise_after` is
-        False: a stop in progress finishes, and the caller is already leaving)."""
-        self._depth += 1
-        try:
-            yield
-        finally:
-            self._depth -= 1
-            if self._depth == 0 and self.requested and not self._raised and raise_after:
-                self._raise()
-
-    def check(self) -> None:
-        """Raise a held signal now (for loops that run inside a deferred block)."""
-        if self.requested and not self._raised:
-            self._raise()
-
-
-shutdown = Shutdown()
 
 # Ports are handed out below Linux's ephemeral range (32768-60999), where the kernel picks
 # the local ports of outgoing connections: a port we chose cannot be taken by a client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,7 @@ from lwt.stack.process import PORT_RANGE, free_port, port_in_use
 
 SCRIPT = textwrap.dedent("""
     import os, signal, sys
-    from lwt.stack.process import Interrupted, shutdown
+    from lwt.stack.shutdown import Interrupted, shutdown
     shutdown.install()
     events = []
     try:
@@ -53,3 +54,13 @@ def test_a_live_holder_keeps_its_ports():
         assert not theirs & ours
     finally:
         holder.communicate("", timeout=30)
+
+
+def test_the_console_script_arms_the_handler_before_the_heavy_imports():
+    """`lwt` runs `lwt.entry`, which imports only the signal handling before arming it:
+    a signal during the second or more of importing every command is then held, not fatal."""
+    assert importlib.metadata.entry_points(group="console_scripts")["lwt"].value == "lwt.entry:main"
+    ours = subprocess.run([sys.executable, "-c", "import sys, lwt.entry; print(' '.join(sorted(m for m in sys.modules "
+                           "if m.split('.')[0] in {'lwt', 'exporters', 'numpy', 'kserve', 'tritonclient'})))"],
+                          capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    assert ours == ["lwt", "lwt.entry", "lwt.stack", "lwt.stack.shutdown"]
