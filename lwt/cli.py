@@ -2,10 +2,10 @@
 
 Exit codes come from the error taxonomy (`exporters.contract.errors`): every error a user
 can cause is an `LwtError` carrying its code (usage and export errors 2, the rest 1), and
-is printed as one line on stderr, never a traceback. SIGINT/SIGTERM are handled from the
-first line of ours that runs (`lwt.entry`, before these imports): a foreground server
-(`serve`, `services`, `store up`, `wiki up`, `cache up`, `demo`, `precache`) stops
-everything it started and exits 0; any other command exits 130.
+is printed as one line on stderr, never a traceback. SIGINT/SIGTERM are handled by
+`lwt.entry`, from before these imports: a foreground server (`serve`, `services`,
+`store up`, `wiki up`, `cache up`, `demo`, `precache`) stops everything it started and
+exits 0; any other command exits 130.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 from exporters.contract.errors import LwtError
 from lwt import logs
 from lwt.commands import bench, cache, chart, demo, export, index, precache, serve, services, store, wiki
-from lwt.stack.shutdown import Interrupted, shutdown
+from lwt.stack.shutdown import shutdown
 
 COMMANDS = (export, store, serve, services, wiki, chart, bench, demo, index, cache, precache)
 
@@ -41,17 +41,13 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-def main(argv: list[str] | None = None) -> int:
-    shutdown.install()  # `lwt.entry` armed it before the imports; again for callers of main()
-    args = argparse.Namespace()
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed command: a user's error is one line and its exit code. `Interrupted`
+    goes up to `lwt.entry`, the one place that turns a signal into an exit code."""
     try:
-        with shutdown.deferred(raise_after=False):  # held until the arguments say how to exit
-            args = parser().parse_args(argv)
-        shutdown.check()
+        shutdown.check()  # a signal held while importing and parsing
         logs.configure(args.log_level)
         return int(args.handler(args) or 0)
-    except Interrupted:
-        return 0 if getattr(args, "foreground", False) else 130
     except LwtError as exc:
         print(f"lwt: error: {exc.message}", file=sys.stderr)
         return exc.exit_code
@@ -60,7 +56,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lwt: error: unexpected {type(exc).__name__}: {exc} (--log-level DEBUG shows the traceback)",
               file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

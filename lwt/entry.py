@@ -3,18 +3,25 @@
 Importing every command (numpy, KServe, the Triton client, ...) takes most of a second on a
 quiet machine and several on a busy one. A console script that imported `lwt.cli` first
 left that window to the default actions: SIGTERM killed `lwt serve` with exit -15 and
-SIGINT printed a KeyboardInterrupt traceback. Here the handler is armed by the first line
-of ours that runs; a signal during the imports (or the argument parsing) is held and acted
-on once the arguments say whether the command is a foreground server (exit 0) or not (130).
+SIGINT printed a KeyboardInterrupt traceback. Here the handler is armed inside a held
+section that spans the imports and the argument parsing, so no moment is left uncovered: a
+signal in it is acted on once the arguments say whether the command is a foreground server
+(exit 0) or not (130), and one while the command runs the same way.
 """
 
 from __future__ import annotations
 
-from lwt.stack.shutdown import shutdown
+from lwt.stack.shutdown import Interrupted, shutdown
 
 
 def main(argv: list[str] | None = None) -> int:
-    shutdown.install()
-    with shutdown.deferred(raise_after=False):  # the heavy imports, once a signal can be heard
-        from lwt import cli
-    return cli.main(argv)
+    args: object = None
+    try:
+        with shutdown.deferred(raise_after=False):
+            shutdown.install()
+            from lwt import cli  # the heavy imports, once a signal can be heard
+
+            args = cli.parser().parse_args(argv)
+        return cli.run(args)
+    except Interrupted:
+        return 0 if getattr(args, "foreground", False) else 130
